@@ -1,0 +1,58 @@
+"""One shape for every input error: parameter, rule, value received, fix.
+
+Students read these messages in a notebook, so each one says what went wrong
+in plain words *before* torch would fail somewhere deep inside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, NoReturn
+
+
+class MTLConfigError(ValueError):
+    """A bad argument or bad data given to mtl_teach (a ``ValueError``)."""
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def names(items: Iterable[Any]) -> str:
+    """Format a collection of names as ``'a', 'b', 'c'`` (sorted, quoted)."""
+    listed = sorted(str(item) for item in items)
+    return ", ".join(repr(item) for item in listed) if listed else "(none)"
+
+
+def fail(param: str, rule: str, value: Any, fix: str, *, raw: bool = False) -> NoReturn:
+    """Raise :class:`MTLConfigError` as ``param: rule; got value. Fix: fix``.
+
+    Parameters
+    ----------
+    param
+        The argument (or data field) at fault, e.g. ``"Trainer(n_epochs)"``.
+    rule
+        What the value must satisfy.
+    value
+        What was received; shown with ``repr`` unless ``raw`` is true.
+    fix
+        One sentence on how to fix it.
+    raw
+        Show ``value`` as given (already formatted) instead of its ``repr``.
+    """
+    shown = value if raw else _short(value)
+    raise MTLConfigError(f"{param} {rule}; got {shown}. Fix: {fix}")
+
+
+def check_choice(param: str, value: Any, choices: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``choices``, else fail listing them."""
+    options = tuple(choices)
+    if value not in options:
+        fail(
+            param,
+            f"must be one of {names(options)}",
+            value,
+            f"pass one of {names(options)}.",
+        )
+    return value

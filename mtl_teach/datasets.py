@@ -1,0 +1,99 @@
+"""The tutorial's toy tasks: points uniform on [-1, 1)^2, split 80/10/10.
+
+Each maker returns ``(train, valid, test)``, each an ``(X, Y)`` pair of numpy
+arrays (``X``: float32 ``(n, 2)``, ``Y``: int64 ``(n,)``), exactly the shape
+of the Snorkel tutorial's ``utils.py``. Unlike that file, every maker takes
+an explicit seed, mixed with the task's name, so the data never depend on
+call order and two tasks with one seed still get different points.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from mtl_teach._errors import fail, names
+from mtl_teach.data import SPLITS, DictDataLoader, DictDataset
+
+Split = tuple[np.ndarray, np.ndarray]
+Splits = tuple[Split, Split, Split]
+
+
+def _points(kind: str, n: int, seed: int) -> np.ndarray:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 10:
+        fail(f"make_{kind}_dataset(n)", "must be an integer >= 10 (it is split 80/10/10)", n, "pass e.g. n=1000.")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        fail(f"make_{kind}_dataset(seed)", "must be an integer >= 0", seed, "pass e.g. seed=0.")
+    rng = np.random.default_rng([seed, zlib.crc32(kind.encode())])
+    return rng.uniform(-1.0, 1.0, size=(n, 2)).astype(np.float32)
+
+
+def _split(X: np.ndarray, Y: np.ndarray) -> Splits:
+    # The points are i.i.d., so a contiguous 80/10/10 cut is a random split.
+    n = len(X)
+    a, b = int(0.8 * n), int(0.9 * n)
+    return (X[:a], Y[:a]), (X[a:b], Y[a:b]), (X[b:], Y[b:])
+
+
+def _check_r(kind: str, r: float) -> None:
+    if isinstance(r, bool) or not isinstance(r, int | float) or not r > 0:
+        fail(f"make_{kind}_dataset(r)", "must be a number > 0", r, "pass e.g. r=1.")
+
+
+def make_circle_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Splits:
+    """Label 1 inside the circle ``x^2 + y^2 < r`` (area pi/4 of the square for r=1)."""
+    _check_r("circle", r)
+    X = _points("circle", n, seed)
+    return _split(X, (X[:, 0] ** 2 + X[:, 1] ** 2 < r).astype(np.int64))
+
+
+def make_inv_circle_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Splits:
+    """Label 1 *outside* the circle ``x^2 + y^2 > r``: the circle task inverted."""
+    _check_r("inv_circle", r)
+    X = _points("inv_circle", n, seed)
+    return _split(X, (X[:, 0] ** 2 + X[:, 1] ** 2 > r).astype(np.int64))
+
+
+def make_square_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Splits:
+    """Label 1 inside the square ``|x| < r/2 and |y| < r/2``."""
+    _check_r("square", r)
+    X = _points("square", n, seed)
+    return _split(X, ((np.abs(X[:, 0]) < r / 2) & (np.abs(X[:, 1]) < r / 2)).astype(np.int64))
+
+
+# task name -> (maker, X_dict key, dataset name), as in the tutorial
+TUTORIAL_TASKS: dict[str, tuple[Callable[..., Splits], str, str]] = {
+    "circle_task": (make_circle_dataset, "circle_data", "circleDataset"),
+    "square_task": (make_square_dataset, "square_data", "squareDataset"),
+    "inv_circle_task": (make_inv_circle_dataset, "inv_circle_data", "invCircleDataset"),
+}
+
+
+def make_tutorial_dataloaders(
+    task_names: Sequence[str] = ("circle_task", "square_task"),
+    *,
+    n: int = 1000,
+    r: float = 1.0,
+    seed: int = 0,
+    batch_size: int = 32,
+) -> list[DictDataLoader]:
+    """Build the tutorial's train/valid/test loaders for each named task.
+
+    Returns ``3 * len(task_names)`` loaders, task by task in the order
+    train, valid, test, with the tutorial's keys: ``X_dict`` field
+    ``circle_data``, ``Y_dict`` key ``circle_task``, dataset ``circleDataset``.
+    """
+    if isinstance(task_names, str):
+        task_names = [task_names]
+    loaders = []
+    for task_name in task_names:
+        if task_name not in TUTORIAL_TASKS:
+            fail("make_tutorial_dataloaders(task_names)", f"must name tutorial tasks ({names(TUTORIAL_TASKS)})", task_name, "pick from those names.")
+        maker, x_key, dataset_name = TUTORIAL_TASKS[task_name]
+        for split, (X, Y) in zip(SPLITS, maker(n, r, seed=seed), strict=True):
+            dataset = DictDataset(dataset_name, split, {x_key: torch.from_numpy(X)}, {task_name: torch.from_numpy(Y)})
+            loaders.append(DictDataLoader(dataset, batch_size=batch_size))
+    return loaders

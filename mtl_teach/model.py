@@ -1,0 +1,266 @@
+"""MultitaskClassifier: many tasks over one pool of modules shared by name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from mtl_teach._errors import check_choice, fail, names
+from mtl_teach.data import DictDataLoader
+from mtl_teach.graph import Node, compile_task, run_tasks
+from mtl_teach.initialization import INIT_SCHEMES, initialize
+from mtl_teach.task import Task
+
+DEVICES = ("cpu", "cuda", "auto")
+EVAL_BATCH_SIZE = 4096  # predict() cuts tensor datasets into chunks this big
+
+
+def _resolve_device(device: str) -> torch.device:
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not (isinstance(device, str) and (device in DEVICES or device.startswith("cuda:"))):
+        check_choice("MultitaskClassifier(device)", device, DEVICES)
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        fail("MultitaskClassifier(device)", "asks for a GPU, but torch sees no CUDA device", device, 'use device="cpu" or device="auto".')
+    return torch.device(device)
+
+
+class MultitaskClassifier(nn.Module):
+    """A multi-task classifier: tasks share modules whose names match.
+
+    Parameters
+    ----------
+    tasks
+        The tasks; each brings its module pool and op sequence.
+    name
+        Model name (shown in ``repr`` and saved checkpoints).
+    device
+        ``"cpu"`` (default), ``"cuda"`` or ``"auto"`` (CUDA when available).
+    init
+        How to (re)initialise the weights of modules as they join the model:
+        ``"kaiming"`` (default) draws every ``nn.Linear`` with He-normal
+        weights and zero bias, which keeps small ReLU trunks from starting
+        with dead units (see :mod:`mtl_teach.initialization`); ``None``
+        keeps your modules' weights exactly as they are.
+    """
+
+    def __init__(
+        self,
+        tasks: Iterable[Task],
+        name: str | None = None,
+        *,
+        device: str = "cpu",
+        init: str | None = "kaiming",
+    ) -> None:
+        super().__init__()
+        if init is not None:
+            check_choice("MultitaskClassifier(init)", init, INIT_SCHEMES)
+        self.name = name or type(self).__name__
+        self.device = _resolve_device(device)
+        self.init = init
+        self.module_pool = nn.ModuleDict()
+        self.tasks: dict[str, Task] = {}
+        self._plans: dict[str, tuple[Node, ...]] = {}
+        if isinstance(tasks, Task):
+            tasks = [tasks]
+        for task in tasks:
+            self.add_task(task)
+
+    # ----------------------------------------------------------- structure
+    def add_task(self, task: Task) -> None:
+        """Add ``task``; its modules join the pool, shared with others by name."""
+        if not isinstance(task, Task):
+            fail("MultitaskClassifier.add_task(task)", "must be a Task", type(task).__name__, "build one with Task(name, module_pool, op_sequence).", raw=True)
+        if task.name in self.tasks:
+            fail("MultitaskClassifier.add_task(task)", f"must have a new name (tasks: {names(self.tasks)})", task.name, "rename the task, or remove_task() the old one first.")
+        for key, module in task.module_pool.items():
+            if key in self.module_pool and self.module_pool[key] is not module:
+                owners = [t.name for t in self.tasks.values() if key in t.module_pool]
+                fail(
+                    f"Task {task.name!r} module_pool[{key!r}]",
+                    f"is a different module object from the {key!r} already used by {names(owners)}; modules are shared by name",
+                    type(module).__name__,
+                    f"pass the same {key!r} object to share it, or use another name to keep a separate module.",
+                )
+        new = [key for key in task.module_pool if key not in self.module_pool]
+        for key in new:
+            module = task.module_pool[key]
+            if self.init is not None:
+                initialize(module, self.init)
+            self.module_pool[key] = module.to(self.device)
+        self.tasks[task.name] = task
+        self._plans[task.name] = compile_task(task)
+
+    def remove_task(self, task_name: str) -> None:
+        """Remove a task and every module no remaining task uses."""
+        if task_name not in self.tasks:
+            fail("MultitaskClassifier.remove_task(task_name)", f"must name a task of the model (tasks: {names(self.tasks)})", task_name, "pass one of those names.")
+        del self.tasks[task_name], self._plans[task_name]
+        used = {key for task in self.tasks.values() for key in task.module_pool}
+        for key in [k for k in self.module_pool if k not in used]:
+            del self.module_pool[key]
+
+    @property
+    def task_names(self) -> list[str]:
+        return list(self.tasks)
+
+    @property
+    def op_sequences(self) -> dict[str, tuple[Any, ...]]:
+        return {name: task.op_sequence for name, task in self.tasks.items()}
+
+    @property
+    def scorers(self) -> dict[str, Any]:
+        return {name: task.scorer for name, task in self.tasks.items()}
+
+    def shared_modules(self) -> list[str]:
+        """Names of modules used by more than one task."""
+        return [k for k in self.module_pool if sum(k in t.module_pool for t in self.tasks.values()) > 1]
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(name={self.name!r}, tasks={list(self.tasks)}, "
+            f"modules={list(self.module_pool)}, shared={self.shared_modules()}, device={str(self.device)!r})"
+        )
+
+    # -------------------------------------------------------------- forward
+    def label_tasks(self, Y_dict: Mapping[str, Any], remap_labels: Mapping[str, str | None] | None = None, where: str = "Y_dict") -> dict[str, str]:
+        """Map each label key of ``Y_dict`` to the task that predicts it."""
+        remap = dict(remap_labels or {})
+        mapping: dict[str, str] = {}
+        for label in Y_dict:
+            task = remap.get(label, label)
+            if task is None:
+                continue
+            if task not in self.tasks:
+                fail(f"{where} key {label!r}", f"must name a task of the model (tasks: {names(self.tasks)})", label, "name the labels after your task, add that task to the model, or leave this loader out.")
+            mapping[label] = task
+        if not mapping:
+            fail(where, f"must have labels for at least one task of the model (tasks: {names(self.tasks)})", list(Y_dict), "name the Y_dict key after a task.")
+        return mapping
+
+    def forward(self, X_dict: Mapping[str, Any], task_names: Sequence[str]) -> dict[str, Any]:
+        """Return ``{task_name: output of its last op}`` (the logits)."""
+        if self.device.type != "cpu":
+            X_dict = {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in X_dict.items()}
+        return run_tasks(self.module_pool, self._plans, X_dict, task_names)
+
+    def calculate_loss(self, X_dict: Mapping[str, Any], Y_dict: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+        """Per-task loss and number of labelled examples; label -1 is masked out."""
+        label_tasks = self.label_tasks(Y_dict)
+        outputs = self.forward(X_dict, list(dict.fromkeys(label_tasks.values())))
+        loss_dict: dict[str, torch.Tensor] = {}
+        count_dict: dict[str, int] = {}
+        for label, task_name in label_tasks.items():
+            Y = Y_dict[label].to(self.device)
+            logits = outputs[task_name]
+            active = Y != -1
+            count = int(active.sum())
+            if count == 0:
+                continue
+            if count < len(Y):
+                logits, Y = logits[active], Y[active]
+            check_labels(task_name, Y, logits)
+            loss_dict[label] = self.tasks[task_name].loss_func(logits, Y)
+            count_dict[label] = count
+        return loss_dict, count_dict
+
+    # ------------------------------------------------------------- predict
+    def _batches(self, dataloader: DictDataLoader) -> Iterable[tuple[dict[str, Any], dict[str, torch.Tensor]]]:
+        data = dataloader.dataset
+        values = [*data.X_dict.values(), *data.Y_dict.values()]
+        if not all(isinstance(v, torch.Tensor) for v in values):
+            yield from dataloader
+            return
+        # Eval mode makes examples independent, so big slices give the same
+        # predictions as the loader's batches with far fewer Python steps.
+        step = max(EVAL_BATCH_SIZE, dataloader.batch_size or 1)
+        for start in range(0, len(data), step):
+            part = slice(start, start + step)
+            yield ({k: v[part] for k, v in data.X_dict.items()}, {k: v[part] for k, v in data.Y_dict.items()})
+
+    @torch.inference_mode()
+    def predict(self, dataloader: DictDataLoader, return_preds: bool = False, remap_labels: Mapping[str, str | None] | None = None) -> dict[str, dict[str, np.ndarray]]:
+        """Return ``{"golds", "probs"[, "preds"]}``, each ``{label: array}``."""
+        label_tasks = self.label_tasks(dataloader.dataset.Y_dict, remap_labels, where=f"{dataloader.dataset.name!r} Y_dict")
+        task_names = list(dict.fromkeys(label_tasks.values()))
+        golds: dict[str, list[torch.Tensor]] = {label: [] for label in label_tasks}
+        probs: dict[str, list[torch.Tensor]] = {label: [] for label in label_tasks}
+        was_training = self.training
+        self.eval()
+        try:
+            for X_dict, Y_dict in self._batches(dataloader):
+                outputs = self.forward(X_dict, task_names)
+                for label, task_name in label_tasks.items():
+                    golds[label].append(Y_dict[label])
+                    probs[label].append(self.tasks[task_name].output_func(outputs[task_name]).float())
+        finally:
+            self.train(was_training)
+        result = {
+            "golds": {k: torch.cat(v).cpu().numpy() for k, v in golds.items()},
+            "probs": {k: torch.cat(v).cpu().numpy() for k, v in probs.items()},
+        }
+        if return_preds:
+            result["preds"] = {k: v.argmax(axis=1) for k, v in result["probs"].items()}
+        return result
+
+    def score(self, dataloaders: Sequence[DictDataLoader], remap_labels: Mapping[str, str | None] | None = None, as_dataframe: bool = False) -> Any:
+        """Score every loader with its tasks' scorers.
+
+        Returns ``{"task/dataset/split/metric": value}``, or a pandas
+        DataFrame with columns label, dataset, split, metric, score.
+        """
+        if as_dataframe:
+            pandas = _import_pandas()
+        if isinstance(dataloaders, DictDataLoader):
+            dataloaders = [dataloaders]
+        metrics: dict[str, float] = {}
+        for loader in dataloaders:
+            results = self.predict(loader, return_preds=True, remap_labels=remap_labels)
+            data = loader.dataset
+            for label, task_name in self.label_tasks(data.Y_dict, remap_labels).items():
+                scores = self.tasks[task_name].scorer.score(results["golds"][label], results["preds"][label], results["probs"][label])
+                for metric, value in scores.items():
+                    metrics[f"{label}/{data.name}/{data.split}/{metric}"] = value
+        if as_dataframe:
+            rows = [key.split("/") + [value] for key, value in metrics.items()]
+            return pandas.DataFrame(rows, columns=["label", "dataset", "split", "metric", "score"])
+        return metrics
+
+    # ---------------------------------------------------------- save/load
+    def save(self, model_path: str | Path) -> None:
+        """Save the weights (plain tensors: loadable with ``weights_only=True``)."""
+        torch.save({"name": self.name, "tasks": list(self.tasks), "model": self.state_dict()}, model_path)
+
+    def load(self, model_path: str | Path) -> None:
+        """Load weights saved by :meth:`save` into this model (same tasks)."""
+        checkpoint = torch.load(model_path, map_location=self.device, weights_only=True)
+        state = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else checkpoint
+        missing, unexpected = set(self.state_dict()) - set(state), set(state) - set(self.state_dict())
+        if missing or unexpected:
+            fail(f"MultitaskClassifier.load({str(model_path)!r})", "must hold weights for exactly this model's modules", f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}", "build the model with the same tasks as the saved one.", raw=True)
+        self.load_state_dict(state)
+
+
+def check_labels(task_name: str, Y: torch.Tensor, logits: torch.Tensor) -> None:
+    """Fail clearly if a label is not a class of the task's head."""
+    if logits.dim() != 2:
+        return  # custom losses may use other shapes; nothing to check
+    n_classes = logits.shape[1]
+    top = int(Y.max())
+    if top >= n_classes:
+        fail(f"Labels of task {task_name!r}", f"must lie in 0..{n_classes - 1}, the classes of its head ({n_classes} outputs)", f"label {top}", f"give the head {top + 1} outputs, or relabel the classes.", raw=True)
+
+
+def _import_pandas() -> Any:
+    try:
+        import pandas
+    except ImportError as error:
+        raise ImportError("score(as_dataframe=True) needs pandas, which is not installed. Fix: pip install pandas, or call score() without as_dataframe.") from error
+    return pandas

@@ -1,0 +1,275 @@
+"""Trainer: fit a MultitaskClassifier on train loaders, log metrics per epoch."""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import warnings
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mtl_teach._errors import MTLConfigError, check_choice, fail, names
+from mtl_teach.callbacks import Callback
+from mtl_teach.data import SPLITS, DictDataLoader
+from mtl_teach.diagnostics import StallWarning, find_stalls
+from mtl_teach.log_writers import LOG_WRITERS, JsonWriter, TensorBoardWriter, tensorboard_available
+from mtl_teach.model import MultitaskClassifier
+from mtl_teach.schedulers import BATCH_SCHEDULERS, LR_SCHEDULERS, OPTIMIZERS, iterate_batches, lr_factor, make_optimizer
+from mtl_teach.seed import set_seed
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """Train a :class:`MultitaskClassifier` (Snorkel's arguments and defaults).
+
+    Parameters
+    ----------
+    n_epochs, lr, l2, grad_clip
+        Epochs (>= 1), learning rate, weight decay, gradient-norm clip (None: off).
+    optimizer
+        ``"adam"``, ``"adamax"`` or ``"sgd"`` (momentum 0.9).
+    lr_scheduler
+        ``"constant"``, ``"linear"``, ``"exponential"`` (``exp_gamma`` per
+        batch) or ``"step"`` (``step_gamma`` every ``step_size`` batches);
+        stepped once per batch, after ``warmup_steps`` batches (or
+        ``warmup_percentage`` of all batches) of linear warmup; never below ``min_lr``.
+    batch_scheduler
+        ``"shuffled"`` (all loaders' batches in random order) or ``"sequential"``.
+    seed
+        Seeds Python, numpy and torch (and so the batch order and shuffling)
+        at the start of :meth:`fit`: the same seed gives the same numbers.
+    progress_bar
+        A tqdm bar per epoch (a widget in Jupyter). ``TQDM_DISABLE=1`` hides it.
+    checkpointing, checkpoint_metric, checkpoint_dir
+        Keep the weights that score best on ``checkpoint_metric``
+        (``"<metric key>:min"`` or ``":max"``) and restore them after the
+        last epoch; also saved to ``checkpoint_dir/best_model.pth`` if given.
+    logging, log_writer, log_dir, run_name
+        Write each epoch's metrics as JSON (or to TensorBoard, if installed).
+    evaluation_freq
+        Score the valid loaders every this many epochs.
+    detect_stalls
+        Warn once if a task's head gets stuck at its majority class.
+    callbacks
+        :class:`~mtl_teach.callbacks.Callback` objects.
+    """
+
+    n_epochs: int = 1
+    lr: float = 0.01
+    l2: float = 0.0
+    grad_clip: float | None = 1.0
+    optimizer: str = "adam"
+    lr_scheduler: str = "constant"
+    warmup_steps: int = 0
+    warmup_percentage: float = 0.0
+    min_lr: float = 0.0
+    exp_gamma: float = 0.9
+    step_size: int = 5
+    step_gamma: float = 0.9
+    batch_scheduler: str = "shuffled"
+    train_split: str = "train"
+    valid_split: str = "valid"
+    test_split: str = "test"
+    seed: int | None = None
+    progress_bar: bool = True
+    checkpointing: bool = False
+    checkpoint_metric: str = "model/all/train/loss:min"
+    checkpoint_dir: str | None = None
+    logging: bool = False
+    log_writer: str = "json"
+    log_dir: str = "logs"
+    run_name: str | None = None
+    evaluation_freq: int = 1
+    detect_stalls: bool = True
+    callbacks: Sequence[Callback] = ()
+    history: dict[str, list[float]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.n_epochs, bool) or not isinstance(self.n_epochs, int) or self.n_epochs < 1:
+            fail("Trainer(n_epochs)", "must be an integer >= 1", self.n_epochs, "pass e.g. n_epochs=10.")
+        for name in ("lr", "l2", "min_lr", "warmup_percentage"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0 or math.isinf(value):
+                fail(f"Trainer({name})", "must be a finite number >= 0", value, f"pass e.g. {name}=0.01.")
+        if self.grad_clip is not None and not (isinstance(self.grad_clip, int | float) and self.grad_clip > 0):
+            fail("Trainer(grad_clip)", "must be a number > 0, or None to switch clipping off", self.grad_clip, "pass e.g. grad_clip=1.0.")
+        for name in ("warmup_steps", "step_size", "evaluation_freq"):
+            value, low = getattr(self, name), 0 if name == "warmup_steps" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                fail(f"Trainer({name})", f"must be an integer >= {low}", value, f"pass e.g. {name}={max(low, 1)}.")
+        check_choice("Trainer(optimizer)", self.optimizer, OPTIMIZERS)
+        check_choice("Trainer(lr_scheduler)", self.lr_scheduler, LR_SCHEDULERS)
+        check_choice("Trainer(batch_scheduler)", self.batch_scheduler, BATCH_SCHEDULERS)
+        check_choice("Trainer(log_writer)", self.log_writer, LOG_WRITERS)
+        for name in ("train_split", "valid_split", "test_split"):
+            check_choice(f"Trainer({name})", getattr(self, name), SPLITS)
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            fail("Trainer(seed)", "must be an integer or None", self.seed, "pass e.g. seed=0.")
+        key, _, mode = self.checkpoint_metric.rpartition(":")
+        if mode not in ("min", "max") or key.count("/") != 3:
+            fail("Trainer(checkpoint_metric)", "must look like 'task/dataset/split/metric:min' or ':max'", self.checkpoint_metric, "e.g. 'model/all/train/loss:min' or 'circle_task/circleDataset/valid/accuracy:max'.")
+        if self.logging and self.log_writer == "tensorboard" and not tensorboard_available():
+            fail("Trainer(log_writer)", "'tensorboard' needs the tensorboard package, which is not installed", self.log_writer, "pip install tensorboard, or use log_writer='json'.")
+        if any(not isinstance(cb, Callback) for cb in self.callbacks):
+            fail("Trainer(callbacks)", "must hold Callback objects", list(self.callbacks), "subclass mtl_teach.Callback.")
+        object.__setattr__(self, "callbacks", tuple(self.callbacks))
+
+    def __repr__(self) -> str:
+        changed = [f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.init and getattr(self, f.name) != f.default]
+        return f"Trainer({', '.join(changed)})"
+
+    # ------------------------------------------------------------------ fit
+    def _split_loaders(self, model: MultitaskClassifier, dataloaders: Sequence[DictDataLoader]) -> tuple[list, list]:
+        if isinstance(dataloaders, DictDataLoader):
+            dataloaders = [dataloaders]
+        if not isinstance(model, MultitaskClassifier):
+            fail("Trainer.fit(model)", "must be a MultitaskClassifier", type(model).__name__, "build one with MultitaskClassifier([task, ...]).", raw=True)
+        for loader in dataloaders:
+            if not isinstance(loader, DictDataLoader):
+                fail("Trainer.fit(dataloaders)", "must be a list of DictDataLoader", type(loader).__name__, "wrap each dataset: DictDataLoader(dataset, batch_size=32).", raw=True)
+            model.label_tasks(loader.dataset.Y_dict, where=f"Dataset {loader.dataset.name!r} ({loader.dataset.split}) Y_dict")
+        train = [dl for dl in dataloaders if dl.dataset.split == self.train_split]
+        if not train:
+            fail("Trainer.fit(dataloaders)", f"must include at least one loader of split {self.train_split!r}", [f"{dl.dataset.name}/{dl.dataset.split}" for dl in dataloaders], "add a train loader: DictDataset(name, 'train', X_dict, Y_dict).")
+        valid = [dl for dl in dataloaders if dl.dataset.split == self.valid_split]
+        return train, valid
+
+    def fit(self, model: MultitaskClassifier, dataloaders: Sequence[DictDataLoader]) -> MultitaskClassifier:
+        """Train ``model`` in place on the train loaders; return it."""
+        train_loaders, valid_loaders = self._split_loaders(model, dataloaders)
+        if self.seed is not None:
+            set_seed(self.seed)
+        rng = random.Random(random.getrandbits(64))  # batch order: follows the seed
+        steps_per_epoch = sum(len(dl) for dl in train_loaders)
+        total = steps_per_epoch * self.n_epochs
+        warmup = self.warmup_steps or int(self.warmup_percentage * total)
+        optimizer = make_optimizer(self.optimizer, [p for p in model.parameters() if p.requires_grad], self.lr, self.l2)
+        factor = lr_factor(self.lr_scheduler, total_steps=total, warmup_steps=warmup, lr=self.lr, min_lr=self.min_lr, exp_gamma=self.exp_gamma, step_size=self.step_size, step_gamma=self.step_gamma)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        writer = self._writer(model) if self.logging else None
+        self.history.clear()
+        best: tuple[float, int, dict] | None = None
+        warned: set[str] = set()
+        model.train()
+        for callback in self.callbacks:
+            callback.on_fit_start(self, model)
+        try:
+            for epoch in range(1, self.n_epochs + 1):
+                metrics = self._train_epoch(model, train_loaders, optimizer, scheduler, rng, epoch)
+                if valid_loaders and epoch % self.evaluation_freq == 0:
+                    metrics.update(model.score(valid_loaders))
+                self._record(epoch, metrics)
+                if writer is not None:
+                    writer.write(epoch, metrics)
+                if self.detect_stalls:
+                    self._warn_stalls(model, train_loaders, epoch, warned)
+                if self.checkpointing:
+                    best = self._checkpoint(model, metrics, epoch, best)
+                for callback in self.callbacks:
+                    callback.on_epoch_end(self, model, epoch, metrics)
+        finally:
+            if writer is not None:
+                writer.close()
+        if best is not None:
+            model.load_state_dict(best[2])
+        for callback in self.callbacks:
+            callback.on_fit_end(self, model)
+        return model
+
+    def _train_epoch(self, model, train_loaders, optimizer, scheduler, rng, epoch) -> dict[str, float]:
+        loss_sums: dict[str, float] = defaultdict(float)
+        counts: dict[str, int] = defaultdict(int)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        batches = iterate_batches(self.batch_scheduler, train_loaders, rng)
+        bar = self._progress(sum(len(dl) for dl in train_loaders), epoch)
+        for step, ((X_dict, Y_dict), loader) in enumerate(batches, start=1):
+            optimizer.zero_grad(set_to_none=True)
+            loss_dict, count_dict = model.calculate_loss(X_dict, Y_dict)
+            if not loss_dict:
+                continue
+            # Per-task weights (Task(weight=...)); labels are task names here.
+            weighted = {label: loss * model.tasks[label].weight for label, loss in loss_dict.items()}
+            loss = sum(weighted.values())
+            value = loss.item()
+            if not math.isfinite(value):
+                bad = [label for label, item in loss_dict.items() if not math.isfinite(float(item))]
+                raise FloatingPointError(
+                    f"Training loss became {value} at epoch {epoch}, batch {step} ({loader.dataset.name!r}), task(s) {names(bad)}. "
+                    "Fix: lower lr, keep grad_clip on, and check the inputs for NaN or huge values."
+                )
+            loss.backward()
+            if self.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            prefix = f"{loader.dataset.name}/{loader.dataset.split}"
+            for label, item in weighted.items():
+                loss_sums[f"{label}/{prefix}/loss"] += item.item() * count_dict[label]
+                counts[f"{label}/{prefix}/loss"] += count_dict[label]
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+        if bar is not None:
+            bar.close()
+        total = sum(counts.values())
+        metrics = {"model/all/train/loss": sum(loss_sums.values()) / total if total else math.nan, "model/all/train/lr": optimizer.param_groups[0]["lr"]}
+        metrics.update({key: loss_sums[key] / counts[key] for key in sorted(loss_sums)})
+        return metrics
+
+    def _progress(self, total: int, epoch: int) -> Any:
+        if not self.progress_bar:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=f"Epoch {epoch}/{self.n_epochs}", unit="batch", leave=epoch == self.n_epochs)
+
+    def _record(self, epoch: int, metrics: dict[str, float]) -> None:
+        # Every key gets one value per epoch (NaN where it was not logged), so
+        # history["some/key"] lines up with history["epoch"] for plotting.
+        seen = len(self.history.get("epoch", []))
+        self.history.setdefault("epoch", []).append(epoch)
+        for key, value in metrics.items():
+            self.history.setdefault(key, [math.nan] * seen).append(float(value))
+        for key, values in self.history.items():
+            if len(values) == seen:
+                values.append(math.nan)
+
+    def _warn_stalls(self, model, train_loaders, epoch: int, warned: set[str]) -> None:
+        if epoch < min(3, self.n_epochs):
+            return  # every head starts near the majority class; give it time
+        for stall in find_stalls(model, train_loaders):
+            if stall.task not in warned:
+                warned.add(stall.task)
+                warnings.warn(stall.message(epoch), StallWarning, stacklevel=4)
+
+    def _checkpoint(self, model, metrics, epoch, best):
+        key, _, mode = self.checkpoint_metric.rpartition(":")
+        if key not in metrics:
+            if epoch % self.evaluation_freq:
+                return best
+            fail("Trainer(checkpoint_metric)", f"must name a logged metric (logged: {names(metrics)})", key, "pick one of the logged keys.")
+        value = metrics[key]
+        if best is None or (value < best[0] if mode == "min" else value > best[0]):
+            best = (value, epoch, copy.deepcopy(model.state_dict()))
+            if self.checkpoint_dir is not None:
+                Path(self.checkpoint_dir).mkdir(parents=True, exist_ok=True)
+                model.save(Path(self.checkpoint_dir) / "best_model.pth")
+        return best
+
+    def _writer(self, model: MultitaskClassifier) -> JsonWriter | TensorBoardWriter:
+        import time
+
+        run_name = self.run_name or time.strftime("%Y_%m_%d_%H_%M_%S")
+        config = {f.name: getattr(self, f.name) for f in fields(self) if f.init and f.name != "callbacks"}
+        config["model"] = repr(model)
+        cls = JsonWriter if self.log_writer == "json" else TensorBoardWriter
+        return cls(self.log_dir, run_name, config)
+
+
+__all__ = ["MTLConfigError", "Trainer"]
