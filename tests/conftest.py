@@ -1,0 +1,17 @@
+"""Shared test setup.
+
+- One torch thread per test process: the model is tiny, and on a 2-core
+  machine running two xdist workers, extra threads only fight each other.
+- TQDM_DISABLE=1 keeps progress bars out of nbval's compared output (tqdm
+  reads TQDM_* variables as defaults); notebook kernels inherit it.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
