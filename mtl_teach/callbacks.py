@@ -75,4 +75,6 @@ def state_at(snapshots: ModelSnapshots, epoch: int) -> dict[str, torch.Tensor]:
             return state
     from mtl_teach._errors import fail
 
-    fail("state_at(epoch)", f"must be an epoch with a snapshot ({snapshots.epochs})", epoch, "pick one of those epochs.")
+    fail(
+        "state_at(epoch)", f"must be an epoch with a snapshot ({snapshots.epochs})", epoch, "pick one of those epochs."
+    )

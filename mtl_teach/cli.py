@@ -19,7 +19,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mtl-teach", description="mtl-teach: a Jupyter teaching kit for multi-task learning.")
+    parser = argparse.ArgumentParser(
+        prog="mtl-teach", description="mtl-teach: a Jupyter teaching kit for multi-task learning."
+    )
     from mtl_teach import __version__
 
     parser.add_argument("--version", action="version", version=f"mtl-teach {__version__}")

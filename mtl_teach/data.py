@@ -28,16 +28,46 @@ def _as_labels(where: str, labels: Any) -> torch.Tensor:
     # otherwise fail deep inside torch with "expected scalar type Long".
     if isinstance(labels, np.ndarray):
         if not np.issubdtype(labels.dtype, np.integer):
-            fail(where, "must hold integer class labels", f"a numpy array of dtype {labels.dtype}", "convert with labels.astype(int).", raw=True)
+            fail(
+                where,
+                "must hold integer class labels",
+                f"a numpy array of dtype {labels.dtype}",
+                "convert with labels.astype(int).",
+                raw=True,
+            )
         labels = torch.from_numpy(labels)
     if not isinstance(labels, torch.Tensor):
-        fail(where, "must be a tensor of integer class labels", type(labels).__name__, "wrap it, e.g. torch.LongTensor(labels).", raw=True)
+        fail(
+            where,
+            "must be a tensor of integer class labels",
+            type(labels).__name__,
+            "wrap it, e.g. torch.LongTensor(labels).",
+            raw=True,
+        )
     if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
-        fail(where, "must hold integer class labels (torch.long)", f"dtype {labels.dtype}", "use torch.LongTensor(labels) or labels.long().", raw=True)
+        fail(
+            where,
+            "must hold integer class labels (torch.long)",
+            f"dtype {labels.dtype}",
+            "use torch.LongTensor(labels) or labels.long().",
+            raw=True,
+        )
     if labels.dim() != 1:
-        fail(where, "must be 1-D, one class label per example", f"shape {tuple(labels.shape)}", "flatten it, e.g. labels.view(-1).", raw=True)
+        fail(
+            where,
+            "must be 1-D, one class label per example",
+            f"shape {tuple(labels.shape)}",
+            "flatten it, e.g. labels.view(-1).",
+            raw=True,
+        )
     if labels.numel() and int(labels.min()) < -1:
-        fail(where, "must hold class ids >= 0, or -1 for 'no label'", f"minimum {int(labels.min())}", "relabel classes as 0, 1, ..., n_classes - 1.", raw=True)
+        fail(
+            where,
+            "must hold class ids >= 0, or -1 for 'no label'",
+            f"minimum {int(labels.min())}",
+            "relabel classes as 0, 1, ..., n_classes - 1.",
+            raw=True,
+        )
     return labels.long()
 
 
@@ -47,7 +77,13 @@ def _as_inputs(labels_where: str, values: Any) -> Any:
         tensor = torch.from_numpy(values)
         return tensor.float() if tensor.dtype == torch.float64 else tensor
     if not isinstance(values, torch.Tensor | list | tuple):
-        fail(labels_where, "must be a tensor, numpy array or list", type(values).__name__, "wrap it, e.g. torch.FloatTensor(x).", raw=True)
+        fail(
+            labels_where,
+            "must be a tensor, numpy array or list",
+            type(values).__name__,
+            "wrap it, e.g. torch.FloatTensor(x).",
+            raw=True,
+        )
     return values
 
 
@@ -71,7 +107,12 @@ class DictDataset(Dataset[Batch]):
             fail("DictDataset(name)", "must be a non-empty string", name, 'pass e.g. "circleDataset".')
         check_choice(f"DictDataset({name!r}, split)", split, SPLITS)
         if not isinstance(X_dict, Mapping) or not isinstance(Y_dict, Mapping):
-            fail(f"DictDataset({name!r}) X_dict/Y_dict", "must be dicts", (type(X_dict).__name__, type(Y_dict).__name__), 'pass e.g. {"circle_data": X} and {"circle_task": Y}.')
+            fail(
+                f"DictDataset({name!r}) X_dict/Y_dict",
+                "must be dicts",
+                (type(X_dict).__name__, type(Y_dict).__name__),
+                'pass e.g. {"circle_data": X} and {"circle_task": Y}.',
+            )
         self.name = name
         self.split = split
         self.X_dict: XDict = {k: _as_inputs(f"DictDataset({name!r}) X_dict[{k!r}]", v) for k, v in X_dict.items()}
@@ -82,7 +123,13 @@ class DictDataset(Dataset[Batch]):
         lengths.update({f"Y_dict[{k!r}]": len(v) for k, v in self.Y_dict.items()})
         if len(set(lengths.values())) > 1:
             shown = ", ".join(f"{k} has {n}" for k, n in lengths.items())
-            fail(f"DictDataset({name!r}) X_dict and Y_dict", "must have the same number of examples in every field", shown, "pass inputs and labels of the same examples.", raw=True)
+            fail(
+                f"DictDataset({name!r}) X_dict and Y_dict",
+                "must have the same number of examples in every field",
+                shown,
+                "pass inputs and labels of the same examples.",
+                raw=True,
+            )
         self._length = next(iter(lengths.values()))
 
     @classmethod
@@ -145,7 +192,13 @@ class DictDataLoader(DataLoader[Batch]):
 
     def __init__(self, dataset: DictDataset, collate_fn: Any = collate_dicts, **kwargs: Any) -> None:
         if not isinstance(dataset, DictDataset):
-            fail("DictDataLoader(dataset)", "must be a DictDataset", type(dataset).__name__, "wrap your data: DictDataset(name, split, X_dict, Y_dict).", raw=True)
+            fail(
+                "DictDataLoader(dataset)",
+                "must be a DictDataset",
+                type(dataset).__name__,
+                "wrap your data: DictDataset(name, split, X_dict, Y_dict).",
+                raw=True,
+            )
         super().__init__(dataset, collate_fn=collate_fn, **kwargs)
 
     def _fast(self) -> bool:

@@ -91,7 +91,12 @@ def make_tutorial_dataloaders(
     loaders = []
     for task_name in task_names:
         if task_name not in TUTORIAL_TASKS:
-            fail("make_tutorial_dataloaders(task_names)", f"must name tutorial tasks ({names(TUTORIAL_TASKS)})", task_name, "pick from those names.")
+            fail(
+                "make_tutorial_dataloaders(task_names)",
+                f"must name tutorial tasks ({names(TUTORIAL_TASKS)})",
+                task_name,
+                "pick from those names.",
+            )
         maker, x_key, dataset_name = TUTORIAL_TASKS[task_name]
         for split, (X, Y) in zip(SPLITS, maker(n, r, seed=seed), strict=True):
             dataset = DictDataset(dataset_name, split, {x_key: torch.from_numpy(X)}, {task_name: torch.from_numpy(Y)})

@@ -63,11 +63,21 @@ def _select(value: Any, selector: Any, node: Node, task_name: str) -> Any:
         # A single tensor output behaves as a 1-tuple: (op, 0) is the tensor.
         if selector == 0:
             return value
-        fail(f"Task {task_name!r} op {node.op_name!r} inputs", "can index a single-tensor output only with 0", selector, "use (op_name, 0).")
+        fail(
+            f"Task {task_name!r} op {node.op_name!r} inputs",
+            "can index a single-tensor output only with 0",
+            selector,
+            "use (op_name, 0).",
+        )
     try:
         return value[selector]
     except (KeyError, IndexError, TypeError):
-        fail(f"Task {task_name!r} op {node.op_name!r} inputs", f"select a part of the output that exists (output type {type(value).__name__})", selector, "check the key or index.")
+        fail(
+            f"Task {task_name!r} op {node.op_name!r} inputs",
+            f"select a part of the output that exists (output type {type(value).__name__})",
+            selector,
+            "check the key or index.",
+        )
 
 
 def _read_input(X_dict: Mapping[str, Any], key: tuple[Any, ...], task_name: str) -> Any:
@@ -75,7 +85,12 @@ def _read_input(X_dict: Mapping[str, Any], key: tuple[Any, ...], task_name: str)
         return X_dict
     field = key[1]
     if field not in X_dict:
-        fail(f"Task {task_name!r} input ('_input_', {field!r})", f"must name a field of the batch's X_dict (fields: {names(X_dict)})", field, "rename the field in the Operation or in the dataset's X_dict.")
+        fail(
+            f"Task {task_name!r} input ('_input_', {field!r})",
+            f"must name a field of the batch's X_dict (fields: {names(X_dict)})",
+            field,
+            "rename the field in the Operation or in the dataset's X_dict.",
+        )
     return X_dict[field]
 
 

@@ -28,7 +28,12 @@ def _resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        fail("MultitaskClassifier(device)", "asks for a GPU, but torch sees no CUDA device", device, 'use device="cpu" or device="auto".')
+        fail(
+            "MultitaskClassifier(device)",
+            "asks for a GPU, but torch sees no CUDA device",
+            device,
+            'use device="cpu" or device="auto".',
+        )
     return torch.device(device)
 
 
@@ -77,9 +82,20 @@ class MultitaskClassifier(nn.Module):
     def add_task(self, task: Task) -> None:
         """Add ``task``; its modules join the pool, shared with others by name."""
         if not isinstance(task, Task):
-            fail("MultitaskClassifier.add_task(task)", "must be a Task", type(task).__name__, "build one with Task(name, module_pool, op_sequence).", raw=True)
+            fail(
+                "MultitaskClassifier.add_task(task)",
+                "must be a Task",
+                type(task).__name__,
+                "build one with Task(name, module_pool, op_sequence).",
+                raw=True,
+            )
         if task.name in self.tasks:
-            fail("MultitaskClassifier.add_task(task)", f"must have a new name (tasks: {names(self.tasks)})", task.name, "rename the task, or remove_task() the old one first.")
+            fail(
+                "MultitaskClassifier.add_task(task)",
+                f"must have a new name (tasks: {names(self.tasks)})",
+                task.name,
+                "rename the task, or remove_task() the old one first.",
+            )
         for key, module in task.module_pool.items():
             if key in self.module_pool and self.module_pool[key] is not module:
                 owners = [t.name for t in self.tasks.values() if key in t.module_pool]
@@ -101,7 +117,12 @@ class MultitaskClassifier(nn.Module):
     def remove_task(self, task_name: str) -> None:
         """Remove a task and every module no remaining task uses."""
         if task_name not in self.tasks:
-            fail("MultitaskClassifier.remove_task(task_name)", f"must name a task of the model (tasks: {names(self.tasks)})", task_name, "pass one of those names.")
+            fail(
+                "MultitaskClassifier.remove_task(task_name)",
+                f"must name a task of the model (tasks: {names(self.tasks)})",
+                task_name,
+                "pass one of those names.",
+            )
         del self.tasks[task_name], self._plans[task_name]
         used = {key for task in self.tasks.values() for key in task.module_pool}
         for key in [k for k in self.module_pool if k not in used]:
@@ -130,7 +151,9 @@ class MultitaskClassifier(nn.Module):
         )
 
     # -------------------------------------------------------------- forward
-    def label_tasks(self, Y_dict: Mapping[str, Any], remap_labels: Mapping[str, str | None] | None = None, where: str = "Y_dict") -> dict[str, str]:
+    def label_tasks(
+        self, Y_dict: Mapping[str, Any], remap_labels: Mapping[str, str | None] | None = None, where: str = "Y_dict"
+    ) -> dict[str, str]:
         """Map each label key of ``Y_dict`` to the task that predicts it."""
         remap = dict(remap_labels or {})
         mapping: dict[str, str] = {}
@@ -139,19 +162,33 @@ class MultitaskClassifier(nn.Module):
             if task is None:
                 continue
             if task not in self.tasks:
-                fail(f"{where} key {label!r}", f"must name a task of the model (tasks: {names(self.tasks)})", label, "name the labels after your task, add that task to the model, or leave this loader out.")
+                fail(
+                    f"{where} key {label!r}",
+                    f"must name a task of the model (tasks: {names(self.tasks)})",
+                    label,
+                    "name the labels after your task, add that task to the model, or leave this loader out.",
+                )
             mapping[label] = task
         if not mapping:
-            fail(where, f"must have labels for at least one task of the model (tasks: {names(self.tasks)})", list(Y_dict), "name the Y_dict key after a task.")
+            fail(
+                where,
+                f"must have labels for at least one task of the model (tasks: {names(self.tasks)})",
+                list(Y_dict),
+                "name the Y_dict key after a task.",
+            )
         return mapping
 
     def forward(self, X_dict: Mapping[str, Any], task_names: Sequence[str]) -> dict[str, Any]:
         """Return ``{task_name: output of its last op}`` (the logits)."""
         if self.device.type != "cpu":
-            X_dict = {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in X_dict.items()}
+            X_dict = {
+                k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in X_dict.items()
+            }
         return run_tasks(self.module_pool, self._plans, X_dict, task_names)
 
-    def calculate_loss(self, X_dict: Mapping[str, Any], Y_dict: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+    def calculate_loss(
+        self, X_dict: Mapping[str, Any], Y_dict: Mapping[str, torch.Tensor]
+    ) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
         """Per-task loss and number of labelled examples; label -1 is masked out."""
         label_tasks = self.label_tasks(Y_dict)
         outputs = self.forward(X_dict, list(dict.fromkeys(label_tasks.values())))
@@ -186,9 +223,16 @@ class MultitaskClassifier(nn.Module):
             yield ({k: v[part] for k, v in data.X_dict.items()}, {k: v[part] for k, v in data.Y_dict.items()})
 
     @torch.inference_mode()
-    def predict(self, dataloader: DictDataLoader, return_preds: bool = False, remap_labels: Mapping[str, str | None] | None = None) -> dict[str, dict[str, np.ndarray]]:
+    def predict(
+        self,
+        dataloader: DictDataLoader,
+        return_preds: bool = False,
+        remap_labels: Mapping[str, str | None] | None = None,
+    ) -> dict[str, dict[str, np.ndarray]]:
         """Return ``{"golds", "probs"[, "preds"]}``, each ``{label: array}``."""
-        label_tasks = self.label_tasks(dataloader.dataset.Y_dict, remap_labels, where=f"{dataloader.dataset.name!r} Y_dict")
+        label_tasks = self.label_tasks(
+            dataloader.dataset.Y_dict, remap_labels, where=f"{dataloader.dataset.name!r} Y_dict"
+        )
         task_names = list(dict.fromkeys(label_tasks.values()))
         golds: dict[str, list[torch.Tensor]] = {label: [] for label in label_tasks}
         probs: dict[str, list[torch.Tensor]] = {label: [] for label in label_tasks}
@@ -210,7 +254,12 @@ class MultitaskClassifier(nn.Module):
             result["preds"] = {k: v.argmax(axis=1) for k, v in result["probs"].items()}
         return result
 
-    def score(self, dataloaders: Sequence[DictDataLoader], remap_labels: Mapping[str, str | None] | None = None, as_dataframe: bool = False) -> Any:
+    def score(
+        self,
+        dataloaders: Sequence[DictDataLoader],
+        remap_labels: Mapping[str, str | None] | None = None,
+        as_dataframe: bool = False,
+    ) -> Any:
         """Score every loader with its tasks' scorers.
 
         Returns ``{"task/dataset/split/metric": value}``, or a pandas
@@ -225,7 +274,9 @@ class MultitaskClassifier(nn.Module):
             results = self.predict(loader, return_preds=True, remap_labels=remap_labels)
             data = loader.dataset
             for label, task_name in self.label_tasks(data.Y_dict, remap_labels).items():
-                scores = self.tasks[task_name].scorer.score(results["golds"][label], results["preds"][label], results["probs"][label])
+                scores = self.tasks[task_name].scorer.score(
+                    results["golds"][label], results["preds"][label], results["probs"][label]
+                )
                 for metric, value in scores.items():
                     metrics[f"{label}/{data.name}/{data.split}/{metric}"] = value
         if as_dataframe:
@@ -244,7 +295,13 @@ class MultitaskClassifier(nn.Module):
         state = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else checkpoint
         missing, unexpected = set(self.state_dict()) - set(state), set(state) - set(self.state_dict())
         if missing or unexpected:
-            fail(f"MultitaskClassifier.load({str(model_path)!r})", "must hold weights for exactly this model's modules", f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}", "build the model with the same tasks as the saved one.", raw=True)
+            fail(
+                f"MultitaskClassifier.load({str(model_path)!r})",
+                "must hold weights for exactly this model's modules",
+                f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}",
+                "build the model with the same tasks as the saved one.",
+                raw=True,
+            )
         self.load_state_dict(state)
 
 
@@ -255,12 +312,20 @@ def check_labels(task_name: str, Y: torch.Tensor, logits: torch.Tensor) -> None:
     n_classes = logits.shape[1]
     top = int(Y.max())
     if top >= n_classes:
-        fail(f"Labels of task {task_name!r}", f"must lie in 0..{n_classes - 1}, the classes of its head ({n_classes} outputs)", f"label {top}", f"give the head {top + 1} outputs, or relabel the classes.", raw=True)
+        fail(
+            f"Labels of task {task_name!r}",
+            f"must lie in 0..{n_classes - 1}, the classes of its head ({n_classes} outputs)",
+            f"label {top}",
+            f"give the head {top + 1} outputs, or relabel the classes.",
+            raw=True,
+        )
 
 
 def _import_pandas() -> Any:
     try:
         import pandas
     except ImportError as error:
-        raise ImportError("score(as_dataframe=True) needs pandas, which is not installed. Fix: pip install pandas, or call score() without as_dataframe.") from error
+        raise ImportError(
+            "score(as_dataframe=True) needs pandas, which is not installed. Fix: pip install pandas, or call score() without as_dataframe."
+        ) from error
     return pandas

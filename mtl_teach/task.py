@@ -46,19 +46,36 @@ class Operation:
 
     def __init__(self, module_name: str, inputs: Sequence[OpInput], name: str | None = None) -> None:
         if not isinstance(module_name, str) or not module_name:
-            fail("Operation(module_name)", "must be a non-empty string", module_name, 'pass the module\'s key in the module pool, e.g. "base_mlp".')
+            fail(
+                "Operation(module_name)",
+                "must be a non-empty string",
+                module_name,
+                'pass the module\'s key in the module pool, e.g. "base_mlp".',
+            )
         if isinstance(inputs, str | tuple) and not isinstance(inputs, list):
-            inputs = [inputs] if isinstance(inputs, str) or len(inputs) != 2 or not isinstance(inputs[0], str) else [inputs]
+            inputs = (
+                [inputs] if isinstance(inputs, str) or len(inputs) != 2 or not isinstance(inputs[0], str) else [inputs]
+            )
         normalised: list[OpInput] = []
         for item in inputs:
             if isinstance(item, list | tuple):
                 if len(item) != 2 or not isinstance(item[0], str):
-                    fail(f"Operation({module_name!r}, inputs)", "entries must be an op name or a pair (op_name, key)", item, 'write e.g. ("_input_", "circle_data") or ("base_mlp", 0).')
+                    fail(
+                        f"Operation({module_name!r}, inputs)",
+                        "entries must be an op name or a pair (op_name, key)",
+                        item,
+                        'write e.g. ("_input_", "circle_data") or ("base_mlp", 0).',
+                    )
                 normalised.append((item[0], item[1]))
             elif isinstance(item, str):
                 normalised.append(item)
             else:
-                fail(f"Operation({module_name!r}, inputs)", "entries must be an op name or a pair (op_name, key)", item, 'write e.g. ("_input_", "circle_data") or ("base_mlp", 0).')
+                fail(
+                    f"Operation({module_name!r}, inputs)",
+                    "entries must be an op name or a pair (op_name, key)",
+                    item,
+                    'write e.g. ("_input_", "circle_data") or ("base_mlp", 0).',
+                )
         object.__setattr__(self, "module_name", module_name)
         object.__setattr__(self, "inputs", tuple(normalised))
         object.__setattr__(self, "name", module_name if name is None else name)
@@ -114,15 +131,28 @@ class Task:
         if not isinstance(self.name, str) or not self.name:
             fail("Task(name)", "must be a non-empty string", self.name, 'pass e.g. "circle_task".')
         if "/" in self.name:
-            fail("Task(name)", "must not contain '/', which separates the parts of score keys", self.name, "use '_' instead.")
+            fail(
+                "Task(name)",
+                "must not contain '/', which separates the parts of score keys",
+                self.name,
+                "use '_' instead.",
+            )
         pool = self.module_pool
         if isinstance(pool, Mapping) and not isinstance(pool, nn.ModuleDict):
             bad = [k for k, m in pool.items() if not isinstance(m, nn.Module)]
             if bad:
-                fail(f"{where} module_pool", "must map names to nn.Module objects", bad, "put only modules in the pool.")
+                fail(
+                    f"{where} module_pool", "must map names to nn.Module objects", bad, "put only modules in the pool."
+                )
             pool = nn.ModuleDict(dict(pool))
         if not isinstance(pool, nn.ModuleDict):
-            fail(f"{where} module_pool", "must be an nn.ModuleDict", type(pool).__name__, 'use nn.ModuleDict({"base_mlp": base_mlp, ...}).', raw=True)
+            fail(
+                f"{where} module_pool",
+                "must be an nn.ModuleDict",
+                type(pool).__name__,
+                'use nn.ModuleDict({"base_mlp": base_mlp, ...}).',
+                raw=True,
+            )
         ops = self.task_flow if self.task_flow is not None else self.op_sequence
         ops = tuple(ops)
         if not ops:
@@ -130,17 +160,39 @@ class Task:
         seen = [INPUT]
         for op in ops:
             if not isinstance(op, Operation):
-                fail(f"{where} op_sequence", "must hold Operation objects", op, "wrap each step: Operation(module_name, inputs).")
+                fail(
+                    f"{where} op_sequence",
+                    "must hold Operation objects",
+                    op,
+                    "wrap each step: Operation(module_name, inputs).",
+                )
             if op.module_name not in pool:
-                fail(f"{where} op {op.name!r}", f"names module {op.module_name!r}, which is not in the module pool (modules: {names(pool.keys())})", op.module_name, "add the module to module_pool or fix the name.")
+                fail(
+                    f"{where} op {op.name!r}",
+                    f"names module {op.module_name!r}, which is not in the module pool (modules: {names(pool.keys())})",
+                    op.module_name,
+                    "add the module to module_pool or fix the name.",
+                )
             for source in op.source_names():
                 if source not in seen:
-                    fail(f"{where} op {op.name!r} inputs", f"must name '_input_' or an earlier op (earlier ops: {names(seen[1:])})", source, "fix the name, or move that op earlier.")
+                    fail(
+                        f"{where} op {op.name!r} inputs",
+                        f"must name '_input_' or an earlier op (earlier ops: {names(seen[1:])})",
+                        source,
+                        "fix the name, or move that op earlier.",
+                    )
             if op.name in seen:
-                fail(f"{where} op_sequence", "must not repeat an op name", op.name, "give the second op its own name=...")
+                fail(
+                    f"{where} op_sequence", "must not repeat an op name", op.name, "give the second op its own name=..."
+                )
             seen.append(op.name)
         if not callable(self.loss_func) or not callable(self.output_func):
-            fail(f"{where} loss_func/output_func", "must be callables", (self.loss_func, self.output_func), "pass functions such as F.cross_entropy.")
+            fail(
+                f"{where} loss_func/output_func",
+                "must be callables",
+                (self.loss_func, self.output_func),
+                "pass functions such as F.cross_entropy.",
+            )
         if not isinstance(self.weight, int | float) or not self.weight >= 0:
             fail(f"{where} weight", "must be a number >= 0", self.weight, "pass e.g. weight=1.0.")
         object.__setattr__(self, "module_pool", pool)
@@ -151,4 +203,3 @@ class Task:
     def __repr__(self) -> str:
         flow = " -> ".join(op.name for op in self.op_sequence)
         return f"Task(name={self.name!r}, flow={flow!r}, modules={list(self.module_pool.keys())}, scorer={self.scorer!r}, weight={self.weight})"
-

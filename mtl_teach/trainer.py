@@ -17,9 +17,10 @@ import torch
 from mtl_teach._errors import MTLConfigError, check_choice, fail, names
 from mtl_teach.callbacks import Callback
 from mtl_teach.data import SPLITS, DictDataLoader
-from mtl_teach.diagnostics import StallWarning, find_stalls
+from mtl_teach.diagnostics import CHECK_FROM_EPOCH, StallWarning, find_stalls
 from mtl_teach.log_writers import LOG_WRITERS, JsonWriter, TensorBoardWriter, tensorboard_available
 from mtl_teach.model import MultitaskClassifier
+from mtl_teach.revival import RevivedUnit, revive_dead_units
 from mtl_teach.schedulers import BATCH_SCHEDULERS, LR_SCHEDULERS, OPTIMIZERS, iterate_batches, lr_factor, make_optimizer
 from mtl_teach.seed import set_seed
 
@@ -55,7 +56,12 @@ class Trainer:
     evaluation_freq
         Score the valid loaders every this many epochs.
     detect_stalls
-        Warn once if a task's head gets stuck at its majority class.
+        Warn once (a :class:`~mtl_teach.diagnostics.StallWarning`) if a task's
+        training accuracy is stuck at its majority-class rate.
+    revive_dead_units
+        After each epoch, re-draw ReLU units that are zero on every training
+        input (see :mod:`mtl_teach.revival`); ``revived`` lists them as
+        ``(epoch, unit)`` and ``model/all/train/revived_units`` counts them.
     callbacks
         :class:`~mtl_teach.callbacks.Callback` objects.
     """
@@ -87,8 +93,10 @@ class Trainer:
     run_name: str | None = None
     evaluation_freq: int = 1
     detect_stalls: bool = True
+    revive_dead_units: bool = True
     callbacks: Sequence[Callback] = ()
     history: dict[str, list[float]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    revived: list[tuple[int, RevivedUnit]] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.n_epochs, bool) or not isinstance(self.n_epochs, int) or self.n_epochs < 1:
@@ -98,7 +106,12 @@ class Trainer:
             if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0 or math.isinf(value):
                 fail(f"Trainer({name})", "must be a finite number >= 0", value, f"pass e.g. {name}=0.01.")
         if self.grad_clip is not None and not (isinstance(self.grad_clip, int | float) and self.grad_clip > 0):
-            fail("Trainer(grad_clip)", "must be a number > 0, or None to switch clipping off", self.grad_clip, "pass e.g. grad_clip=1.0.")
+            fail(
+                "Trainer(grad_clip)",
+                "must be a number > 0, or None to switch clipping off",
+                self.grad_clip,
+                "pass e.g. grad_clip=1.0.",
+            )
         for name in ("warmup_steps", "step_size", "evaluation_freq"):
             value, low = getattr(self, name), 0 if name == "warmup_steps" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -113,15 +126,29 @@ class Trainer:
             fail("Trainer(seed)", "must be an integer or None", self.seed, "pass e.g. seed=0.")
         key, _, mode = self.checkpoint_metric.rpartition(":")
         if mode not in ("min", "max") or key.count("/") != 3:
-            fail("Trainer(checkpoint_metric)", "must look like 'task/dataset/split/metric:min' or ':max'", self.checkpoint_metric, "e.g. 'model/all/train/loss:min' or 'circle_task/circleDataset/valid/accuracy:max'.")
+            fail(
+                "Trainer(checkpoint_metric)",
+                "must look like 'task/dataset/split/metric:min' or ':max'",
+                self.checkpoint_metric,
+                "e.g. 'model/all/train/loss:min' or 'circle_task/circleDataset/valid/accuracy:max'.",
+            )
         if self.logging and self.log_writer == "tensorboard" and not tensorboard_available():
-            fail("Trainer(log_writer)", "'tensorboard' needs the tensorboard package, which is not installed", self.log_writer, "pip install tensorboard, or use log_writer='json'.")
+            fail(
+                "Trainer(log_writer)",
+                "'tensorboard' needs the tensorboard package, which is not installed",
+                self.log_writer,
+                "pip install tensorboard, or use log_writer='json'.",
+            )
         if any(not isinstance(cb, Callback) for cb in self.callbacks):
-            fail("Trainer(callbacks)", "must hold Callback objects", list(self.callbacks), "subclass mtl_teach.Callback.")
+            fail(
+                "Trainer(callbacks)", "must hold Callback objects", list(self.callbacks), "subclass mtl_teach.Callback."
+            )
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
 
     def __repr__(self) -> str:
-        changed = [f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.init and getattr(self, f.name) != f.default]
+        changed = [
+            f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.init and getattr(self, f.name) != f.default
+        ]
         return f"Trainer({', '.join(changed)})"
 
     # ------------------------------------------------------------------ fit
@@ -129,14 +156,33 @@ class Trainer:
         if isinstance(dataloaders, DictDataLoader):
             dataloaders = [dataloaders]
         if not isinstance(model, MultitaskClassifier):
-            fail("Trainer.fit(model)", "must be a MultitaskClassifier", type(model).__name__, "build one with MultitaskClassifier([task, ...]).", raw=True)
+            fail(
+                "Trainer.fit(model)",
+                "must be a MultitaskClassifier",
+                type(model).__name__,
+                "build one with MultitaskClassifier([task, ...]).",
+                raw=True,
+            )
         for loader in dataloaders:
             if not isinstance(loader, DictDataLoader):
-                fail("Trainer.fit(dataloaders)", "must be a list of DictDataLoader", type(loader).__name__, "wrap each dataset: DictDataLoader(dataset, batch_size=32).", raw=True)
-            model.label_tasks(loader.dataset.Y_dict, where=f"Dataset {loader.dataset.name!r} ({loader.dataset.split}) Y_dict")
+                fail(
+                    "Trainer.fit(dataloaders)",
+                    "must be a list of DictDataLoader",
+                    type(loader).__name__,
+                    "wrap each dataset: DictDataLoader(dataset, batch_size=32).",
+                    raw=True,
+                )
+            model.label_tasks(
+                loader.dataset.Y_dict, where=f"Dataset {loader.dataset.name!r} ({loader.dataset.split}) Y_dict"
+            )
         train = [dl for dl in dataloaders if dl.dataset.split == self.train_split]
         if not train:
-            fail("Trainer.fit(dataloaders)", f"must include at least one loader of split {self.train_split!r}", [f"{dl.dataset.name}/{dl.dataset.split}" for dl in dataloaders], "add a train loader: DictDataset(name, 'train', X_dict, Y_dict).")
+            fail(
+                "Trainer.fit(dataloaders)",
+                f"must include at least one loader of split {self.train_split!r}",
+                [f"{dl.dataset.name}/{dl.dataset.split}" for dl in dataloaders],
+                "add a train loader: DictDataset(name, 'train', X_dict, Y_dict).",
+            )
         valid = [dl for dl in dataloaders if dl.dataset.split == self.valid_split]
         return train, valid
 
@@ -150,11 +196,22 @@ class Trainer:
         total = steps_per_epoch * self.n_epochs
         warmup = self.warmup_steps or int(self.warmup_percentage * total)
         optimizer = make_optimizer(self.optimizer, [p for p in model.parameters() if p.requires_grad], self.lr, self.l2)
-        factor = lr_factor(self.lr_scheduler, total_steps=total, warmup_steps=warmup, lr=self.lr, min_lr=self.min_lr, exp_gamma=self.exp_gamma, step_size=self.step_size, step_gamma=self.step_gamma)
+        factor = lr_factor(
+            self.lr_scheduler,
+            total_steps=total,
+            warmup_steps=warmup,
+            lr=self.lr,
+            min_lr=self.min_lr,
+            exp_gamma=self.exp_gamma,
+            step_size=self.step_size,
+            step_gamma=self.step_gamma,
+        )
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         writer = self._writer(model) if self.logging else None
         self.history.clear()
+        self.revived.clear()
         best: tuple[float, int, dict] | None = None
+        streaks: dict[str, int] = {}
         warned: set[str] = set()
         model.train()
         for callback in self.callbacks:
@@ -162,13 +219,17 @@ class Trainer:
         try:
             for epoch in range(1, self.n_epochs + 1):
                 metrics = self._train_epoch(model, train_loaders, optimizer, scheduler, rng, epoch)
+                if self.revive_dead_units:
+                    units = revive_dead_units(model, train_loaders, optimizer)
+                    self.revived.extend((epoch, unit) for unit in units)
+                    metrics["model/all/train/revived_units"] = float(len(units))
                 if valid_loaders and epoch % self.evaluation_freq == 0:
                     metrics.update(model.score(valid_loaders))
                 self._record(epoch, metrics)
                 if writer is not None:
                     writer.write(epoch, metrics)
                 if self.detect_stalls:
-                    self._warn_stalls(model, train_loaders, epoch, warned)
+                    self._warn_stalls(model, train_loaders, epoch, streaks, warned)
                 if self.checkpointing:
                     best = self._checkpoint(model, metrics, epoch, best)
                 for callback in self.callbacks:
@@ -218,7 +279,10 @@ class Trainer:
         if bar is not None:
             bar.close()
         total = sum(counts.values())
-        metrics = {"model/all/train/loss": sum(loss_sums.values()) / total if total else math.nan, "model/all/train/lr": optimizer.param_groups[0]["lr"]}
+        metrics = {
+            "model/all/train/loss": sum(loss_sums.values()) / total if total else math.nan,
+            "model/all/train/lr": optimizer.param_groups[0]["lr"],
+        }
         metrics.update({key: loss_sums[key] / counts[key] for key in sorted(loss_sums)})
         return metrics
 
@@ -240,20 +304,31 @@ class Trainer:
             if len(values) == seen:
                 values.append(math.nan)
 
-    def _warn_stalls(self, model, train_loaders, epoch: int, warned: set[str]) -> None:
-        if epoch < min(3, self.n_epochs):
-            return  # every head starts near the majority class; give it time
-        for stall in find_stalls(model, train_loaders):
-            if stall.task not in warned:
-                warned.add(stall.task)
+    def _warn_stalls(self, model, train_loaders, epoch: int, streaks: dict[str, int], warned: set[str]) -> None:
+        # Heads start near the majority class and may leave it late, so a
+        # task must look stalled on two epochs in a row (or at the last one).
+        if epoch < min(CHECK_FROM_EPOCH, self.n_epochs):
+            return
+        stalled = {stall.task: stall for stall in find_stalls(model, train_loaders)}
+        for task, stall in stalled.items():
+            streaks[task] = streaks.get(task, 0) + 1
+            if task not in warned and (streaks[task] >= 2 or epoch == self.n_epochs):
+                warned.add(task)
                 warnings.warn(stall.message(epoch), StallWarning, stacklevel=4)
+        for task in set(streaks) - set(stalled):
+            streaks[task] = 0
 
     def _checkpoint(self, model, metrics, epoch, best):
         key, _, mode = self.checkpoint_metric.rpartition(":")
         if key not in metrics:
             if epoch % self.evaluation_freq:
                 return best
-            fail("Trainer(checkpoint_metric)", f"must name a logged metric (logged: {names(metrics)})", key, "pick one of the logged keys.")
+            fail(
+                "Trainer(checkpoint_metric)",
+                f"must name a logged metric (logged: {names(metrics)})",
+                key,
+                "pick one of the logged keys.",
+            )
         value = metrics[key]
         if best is None or (value < best[0] if mode == "min" else value > best[0]):
             best = (value, epoch, copy.deepcopy(model.state_dict()))
