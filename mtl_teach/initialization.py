@@ -14,6 +14,8 @@ dead-unit revival (:mod:`mtl_teach.revival`) removes the rest.
 
 from __future__ import annotations
 
+import itertools
+
 from torch import nn
 
 INIT_SCHEMES = ("kaiming", "torch")
@@ -37,7 +39,7 @@ def initialize(module: nn.Module, scheme: str) -> None:
     for seq in module.modules():
         if isinstance(seq, nn.Sequential):
             layers = list(seq)
-            feeds_relu.update(id(a) for a, b in zip(layers, layers[1:], strict=False) if isinstance(b, nn.ReLU))
+            feeds_relu.update(id(a) for a, b in itertools.pairwise(layers) if isinstance(b, nn.ReLU))
     for layer in module.modules():
         if not isinstance(layer, nn.Linear):
             continue

@@ -280,7 +280,7 @@ class MultitaskClassifier(nn.Module):
                 for metric, value in scores.items():
                     metrics[f"{label}/{data.name}/{data.split}/{metric}"] = value
         if as_dataframe:
-            rows = [key.split("/") + [value] for key, value in metrics.items()]
+            rows = [[*key.split("/"), value] for key, value in metrics.items()]
             return pandas.DataFrame(rows, columns=["label", "dataset", "split", "metric", "score"])
         return metrics
 

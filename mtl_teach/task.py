@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -20,7 +20,7 @@ from mtl_teach._errors import fail, names
 from mtl_teach.scorer import Scorer
 
 INPUT = "_input_"  # the op name that stands for the batch's X_dict
-OpInput = Union[str, tuple[str, Any]]
+OpInput = str | tuple[str, Any]
 
 
 @dataclass(frozen=True, init=False)
@@ -52,10 +52,8 @@ class Operation:
                 module_name,
                 'pass the module\'s key in the module pool, e.g. "base_mlp".',
             )
-        if isinstance(inputs, str | tuple) and not isinstance(inputs, list):
-            inputs = (
-                [inputs] if isinstance(inputs, str) or len(inputs) != 2 or not isinstance(inputs[0], str) else [inputs]
-            )
+        if isinstance(inputs, str) or (isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[0], str)):
+            inputs = [inputs]  # one input given bare instead of in a list
         normalised: list[OpInput] = []
         for item in inputs:
             if isinstance(item, list | tuple):

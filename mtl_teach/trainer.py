@@ -300,7 +300,7 @@ class Trainer:
         self.history.setdefault("epoch", []).append(epoch)
         for key, value in metrics.items():
             self.history.setdefault(key, [math.nan] * seen).append(float(value))
-        for key, values in self.history.items():
+        for values in self.history.values():
             if len(values) == seen:
                 values.append(math.nan)
 
