@@ -1,0 +1,39 @@
+"""Plots for the notebooks: decision boundaries, data, curves, the task graph.
+
+Every helper imports matplotlib only when it draws, so ``import mtl_teach``
+stays light. Each returns what it drew (a Display, Axes or Figure) so that
+tests and notebooks can check the numbers behind the picture.
+"""
+
+from __future__ import annotations
+
+from mtl_teach.plotting.boundary import (
+    DecisionBoundaryDisplay,
+    class_legend,
+    grid_response,
+    make_grid,
+    plot_decision_boundaries,
+)
+from mtl_teach.plotting.curves import plot_training_curves
+from mtl_teach.plotting.data import draw_true_boundary, plot_dataset, plot_tutorial_datasets
+from mtl_teach.plotting.evolution import plot_boundary_evolution
+from mtl_teach.plotting.features import plot_trunk_features, trunk_features
+from mtl_teach.plotting.taskgraph import TaskGraph, plot_task_graph, task_graph
+
+__all__ = [
+    "DecisionBoundaryDisplay",
+    "TaskGraph",
+    "class_legend",
+    "draw_true_boundary",
+    "grid_response",
+    "make_grid",
+    "plot_boundary_evolution",
+    "plot_dataset",
+    "plot_decision_boundaries",
+    "plot_task_graph",
+    "plot_training_curves",
+    "plot_trunk_features",
+    "plot_tutorial_datasets",
+    "task_graph",
+    "trunk_features",
+]
