@@ -1,0 +1,297 @@
+"""mtl_teach.plotting: the numbers behind each plot, every helper rendering, clear errors.
+
+Plots are checked through the data they are drawn from (grids, responses,
+features), never through pixels. One tutorial model is trained once per
+module (about 0.3 s) and shared by the tests.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import subprocess
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot is imported anywhere: no display needed
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from helpers import tutorial_tasks
+from torch import nn
+
+from mtl_teach import (
+    DictDataLoader,
+    DictDataset,
+    ModelSnapshots,
+    MTLConfigError,
+    MultitaskClassifier,
+    Operation,
+    Task,
+    Trainer,
+    make_tutorial_dataloaders,
+    set_seed,
+)
+from mtl_teach.plotting import (
+    DecisionBoundaryDisplay,
+    class_legend,
+    grid_response,
+    make_grid,
+    plot_boundary_evolution,
+    plot_dataset,
+    plot_decision_boundaries,
+    plot_task_graph,
+    plot_training_curves,
+    plot_trunk_features,
+    plot_tutorial_datasets,
+    task_graph,
+    trunk_features,
+)
+
+SEED = 1  # a seed on which the tutorial model trains cleanly (no stalled task)
+TASKS = ("circle_task", "square_task")
+FIELDS = {"circle_task": "circle_data", "square_task": "square_data"}
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """The Snorkel tutorial's 2-task model, trained as in the tutorial (10 epochs, lr 0.02)."""
+    set_seed(SEED)
+    loaders = make_tutorial_dataloaders(TASKS, seed=SEED)
+    model = MultitaskClassifier(tutorial_tasks(TASKS))
+    snapshots = ModelSnapshots()
+    trainer = Trainer(progress_bar=False, n_epochs=10, lr=0.02, seed=SEED, callbacks=[snapshots])
+    trainer.fit(model, loaders)
+    return model, loaders, trainer, snapshots
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _png_bytes(fig) -> int:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return len(buffer.getvalue())
+
+
+# --------------------------------------------------------------- the numbers
+@pytest.mark.parametrize("task", TASKS)
+def test_grid_response_equals_model_predictions(trained, task):
+    model, *_ = trained
+    display = DecisionBoundaryDisplay.from_model(model, task, grid_resolution=37, eps=0.2, plot=False)
+    assert display.xx0.shape == display.xx1.shape == display.response.shape == (37, 37)
+    points = np.column_stack([display.xx0.ravel(), display.xx1.ravel()]).astype(np.float32)
+    grid_data = DictDataset(
+        "grid", "test", {FIELDS[task]: torch.from_numpy(points)}, {task: torch.zeros(len(points), dtype=torch.long)}
+    )
+    probs = model.predict(DictDataLoader(grid_data, batch_size=64))["probs"][task]  # (G*G, 2)
+    np.testing.assert_allclose(display.response.ravel(), probs[:, 1], rtol=0, atol=1e-6)
+    # The head is not constant: the comparison above is not trivially true.
+    assert display.response.min() < 0.1 and display.response.max() > 0.9
+
+
+def test_grid_spans_the_points_plus_eps(trained):
+    model, loaders, *_ = trained
+    X = loaders[0].dataset.X_dict["circle_data"].numpy()
+    display = DecisionBoundaryDisplay.from_model(model, "circle_task", X=X, grid_resolution=11, eps=0.5, plot=False)
+    assert display.xx0[0, 0] == pytest.approx(X[:, 0].min() - 0.5)
+    assert display.xx0[0, -1] == pytest.approx(X[:, 0].max() + 0.5)
+    assert display.xx1[-1, 0] == pytest.approx(X[:, 1].max() + 0.5)
+    # xx0 varies along columns only, xx1 along rows only (meshgrid "xy").
+    assert np.all(display.xx0 == display.xx0[0]) and np.all(display.xx1[:, 0] == display.xx1.T)
+    xx0, xx1 = make_grid(None, 5, 0.0)
+    assert (xx0.min(), xx0.max(), xx1.min(), xx1.max()) == (-1.0, 1.0, -1.0, 1.0)
+
+
+def test_circle_head_area_is_close_to_pi_over_4(trained):
+    model, *_ = trained
+    # The circle x^2 + y^2 < 1 covers pi/4 of the square [-1, 1]^2.
+    display = DecisionBoundaryDisplay.from_model(model, "circle_task", grid_resolution=200, eps=0.0, plot=False)
+    assert abs(display.inside_fraction() - math.pi / 4) <= 0.05
+    assert display.inside_fraction() == pytest.approx(np.mean(display.response > 0.5))
+
+
+def test_grid_is_one_batched_forward_pass_per_input(trained):
+    model, *_ = trained
+    sizes = []
+    hook = model.module_pool["base_mlp"].register_forward_hook(lambda m, args, out: sizes.append(args[0].shape[0]))
+    try:
+        xx0, xx1 = make_grid(None, 50, 0.0)
+        responses = grid_response(model, list(TASKS), xx0, xx1)
+    finally:
+        hook.remove()
+    assert sizes == [2500, 2500]  # the trunk runs once per input field, on all 50x50 points
+    assert set(responses) == set(TASKS)
+
+
+def test_grid_evaluation_keeps_training_mode(trained):
+    model, *_ = trained
+    model.train()
+    DecisionBoundaryDisplay.from_model(model, "circle_task", grid_resolution=5, plot=False)
+    assert model.training
+    model.eval()
+    DecisionBoundaryDisplay.from_model(model, "circle_task", grid_resolution=5, plot=False)
+    assert not model.training
+
+
+def test_trunk_features_are_the_trunk_outputs(trained):
+    model, *_ = trained
+    xx0, xx1, features = trunk_features(model, "base_mlp", grid_resolution=20)
+    assert features.shape == (4, 20, 20)
+    points = torch.from_numpy(np.column_stack([xx0.ravel(), xx1.ravel()]).astype(np.float32))
+    with torch.no_grad():
+        expected = model.module_pool["base_mlp"](points).numpy()  # (400, 4)
+    np.testing.assert_allclose(features.reshape(4, -1).T, expected, atol=1e-6)
+    assert features.min() >= 0.0  # ReLU outputs
+
+
+def test_task_graph_marks_the_shared_trunk(trained):
+    model, *_ = trained
+    graph = task_graph(model)
+    shared = [node for node, (kind, _, _) in graph.nodes.items() if kind == "shared"]
+    assert shared == ["module:base_mlp"]
+    kinds = sorted(kind for kind, _, _ in graph.nodes.values())
+    assert kinds == ["input", "input", "module", "module", "shared", "task", "task"]
+    assert ("input:circle_data", "module:base_mlp", "circle_task") in graph.edges
+    assert ("module:base_mlp", "module:square_head_module", "square_task") in graph.edges
+    assert "shared=1" in repr(graph)
+
+
+def test_evolution_shows_the_untrained_model_and_restores_weights(trained):
+    model, loaders, _, snapshots = trained
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    displays = plot_boundary_evolution(model, snapshots, epochs=[0, 10], dataloaders=loaders, grid_resolution=15)
+    assert [len(row) for row in displays] == [2, 2]  # 2 tasks x 2 epochs
+    final = DecisionBoundaryDisplay.from_model(model, "circle_task", grid_resolution=15, plot=False)
+    np.testing.assert_allclose(displays[0][1].response, final.response, atol=1e-6)
+    assert not np.allclose(displays[0][0].response, final.response, atol=1e-2)  # epoch 0 differs
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
+# ------------------------------------------------------------ every helper renders
+def test_display_plot_draws_and_keeps_axes(trained):
+    model, loaders, *_ = trained
+    data = loaders[0].dataset
+    display = DecisionBoundaryDisplay.from_model(
+        model, "circle_task", X=data.X_dict["circle_data"], y=data.Y_dict["circle_task"], grid_resolution=30
+    )
+    assert display.ax_ is not None and display.figure_ is display.ax_.figure
+    assert display.ax_.get_aspect() == 1.0
+    assert len(display.ax_.collections) >= 3  # shading, 0.5 contour, points of both classes
+    fig, ax = plt.subplots()
+    assert display.plot(ax=ax, colorbar=True).ax_ is ax  # redraws without recomputing
+    assert _png_bytes(fig) > 1000
+    assert "circle_task" in repr(display) and "grid=30x30" in repr(display)
+
+
+def test_plot_decision_boundaries_one_row(trained):
+    model, loaders, *_ = trained
+    displays = plot_decision_boundaries(model, dataloaders=loaders, grid_resolution=30, suptitle="heads")
+    assert [d.task_name for d in displays] == list(TASKS)
+    fig = displays[0].figure_
+    assert all(d.figure_ is fig for d in displays) and len(fig.axes) == 2
+    class_legend(displays[-1].ax_)
+    assert _png_bytes(fig) > 1000
+
+
+def test_other_helpers_render(trained):
+    model, _, trainer, snapshots = trained
+    figures = [
+        plot_tutorial_datasets(n=100),
+        plot_dataset(np.array([[0.0, 0.0], [0.9, 0.9]]), np.array([1, 0]), boundary="square").figure,
+        plot_training_curves(trainer.history),
+        plot_task_graph(model).figure,
+        plot_boundary_evolution(model, snapshots, epochs=[0, 5], grid_resolution=10)[0][0].figure_,
+        plot_trunk_features(model, grid_resolution=20),
+    ]
+    for fig in figures:
+        assert _png_bytes(fig) > 1000
+    curves = figures[2]
+    assert [len(ax.lines) for ax in curves.axes[:2]] == [3, 2]  # 2 task losses + total; 2 valid accuracies
+
+
+# ---------------------------------------------------------------------- errors
+def test_unknown_task_lists_the_valid_ones(trained):
+    model, *_ = trained
+    with pytest.raises(MTLConfigError, match=r"task_name.*'circle_task', 'square_task'.*got 'triangle_task'"):
+        DecisionBoundaryDisplay.from_model(model, "triangle_task")
+    with pytest.raises(MTLConfigError, match="plot_decision_boundaries"):
+        plot_decision_boundaries(model, ["circle_task", "nope"])
+
+
+@pytest.mark.parametrize("bad", [1, 0, 2.5, True, "100"])
+def test_bad_grid_resolution(trained, bad):
+    model, *_ = trained
+    with pytest.raises(MTLConfigError, match=r"grid_resolution\) must be an integer >= 2.*Fix:"):
+        DecisionBoundaryDisplay.from_model(model, "circle_task", grid_resolution=bad)
+
+
+def test_bad_eps_and_points(trained):
+    model, *_ = trained
+    with pytest.raises(MTLConfigError, match=r"eps\) must be a finite number >= 0"):
+        DecisionBoundaryDisplay.from_model(model, "circle_task", eps=-1.0)
+    with pytest.raises(MTLConfigError, match=r"X\) must be 2-D points of shape \(n, 2\), n >= 1; got shape \(4, 3\)"):
+        DecisionBoundaryDisplay.from_model(model, "circle_task", X=np.zeros((4, 3)))
+    with pytest.raises(MTLConfigError, match=r"y\) must be one gold label per point"):
+        DecisionBoundaryDisplay.from_model(model, "circle_task", X=np.zeros((4, 2)), y=np.zeros(3))
+
+
+def test_task_whose_input_is_not_2d():
+    trunk = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
+    task = Task(
+        "rgb_task",
+        nn.ModuleDict({"trunk": trunk, "head": nn.Linear(4, 2)}),
+        [Operation("trunk", [("_input_", "rgb")]), Operation("head", [("trunk", 0)])],
+    )
+    model = MultitaskClassifier([task])
+    with pytest.raises(MTLConfigError, match=r"must name a task whose input is 2-D points, shape \(n, 2\).*rgb_task"):
+        DecisionBoundaryDisplay.from_model(model, "rgb_task")
+    with pytest.raises(MTLConfigError, match=r"takes 2-D points"):
+        trunk_features(model, "trunk")
+
+
+def test_task_without_an_input_field_and_non_binary_head():
+    whole = Task("dict_task", nn.ModuleDict({"head": nn.Linear(2, 2)}), [Operation("head", ["_input_"])])
+    with pytest.raises(MTLConfigError, match="must name a task whose first op reads one input field"):
+        DecisionBoundaryDisplay.from_model(MultitaskClassifier([whole]), "dict_task")
+    three = Task("three_task", nn.ModuleDict({"head": nn.Linear(2, 3)}), [Operation("head", [("_input_", "x")])])
+    with pytest.raises(MTLConfigError, match=r"must name a binary task.*\(n?\d*, 3\)"):
+        DecisionBoundaryDisplay.from_model(MultitaskClassifier([three]), "three_task", grid_resolution=4)
+
+
+def test_helper_errors(trained):
+    model, _, trainer, snapshots = trained
+    with pytest.raises(
+        MTLConfigError, match=r"metric\) must be a validation metric in the history \(logged: 'accuracy'\)"
+    ):
+        plot_training_curves(trainer.history, metric="f1")
+    with pytest.raises(MTLConfigError, match="must be a Trainer's history"):
+        plot_training_curves({"loss": [1.0]})
+    with pytest.raises(MTLConfigError, match=r"epochs\) must be epochs with a snapshot \(\[0, 1, 2"):
+        plot_boundary_evolution(model, snapshots, epochs=[0, 99])
+    with pytest.raises(MTLConfigError, match="must be a ModelSnapshots callback"):
+        plot_boundary_evolution(model, [(0, model.state_dict())])
+    with pytest.raises(MTLConfigError, match=r"module_name\) must name a module of the model \(modules: 'base_mlp'"):
+        plot_trunk_features(model, "trunk")
+    with pytest.raises(MTLConfigError, match="reads an input field directly"):
+        trunk_features(model, "circle_head_module")
+    with pytest.raises(MTLConfigError, match=r"X\) must be 2-D points"):
+        plot_dataset(np.zeros(5), np.zeros(5))
+    with pytest.raises(MTLConfigError, match=r"kind\) must be one of 'circle', 'square'"):
+        plot_dataset(np.zeros((2, 2)), np.zeros(2), boundary="triangle")
+    with pytest.raises(MTLConfigError, match=r"axes must hold 2 matplotlib Axes"):
+        plot_decision_boundaries(model, axes=[plt.subplots()[1]])
+
+
+# ------------------------------------------------------------------ lazy import
+def test_import_mtl_teach_does_not_import_matplotlib():
+    code = "import sys, mtl_teach, mtl_teach.plotting; print('matplotlib' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
