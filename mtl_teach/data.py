@@ -214,6 +214,10 @@ class DictDataLoader(DataLoader[Batch]):
     def __iter__(self) -> Iterator[Batch]:  # type: ignore[override]
         if not self._fast():
             return super().__iter__()
+        # torch's own iterator draws a base seed from the loader's generator
+        # (or the global RNG) when it is created; draw it too, so shuffles and
+        # every later random number match the standard path exactly.
+        torch.empty((), dtype=torch.int64).random_(generator=self.generator)
         return self._iter_tensors()
 
     def _iter_tensors(self) -> Iterator[Batch]:
