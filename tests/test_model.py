@@ -190,7 +190,7 @@ def test_op_cache_bug_fixed_in_predict(model):
         square = F.softmax(model.module_pool["square_head_module"](base(X_dict["square_data"])), dim=1)
     np.testing.assert_allclose(out["probs"]["circle_task"], circle.numpy(), rtol=1e-6)
     np.testing.assert_allclose(out["probs"]["square_task"], square.numpy(), rtol=1e-6)
-    assert not np.allclose(out["probs"]["circle_task"], out["probs"]["square_task"] @ np.eye(2))
+    assert not np.allclose(circle.numpy(), square.numpy())  # the flows really differ
     scores = model.score([loader])
     assert set(scores) == {"circle_task/both/test/accuracy", "square_task/both/test/accuracy"}
 
