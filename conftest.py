@@ -1,4 +1,4 @@
-"""Shared test setup.
+"""Shared test setup (root level, so it also applies to nbval runs over notebooks/).
 
 - One torch thread per test process: the model is tiny, and on a 2-core
   machine running two xdist workers, extra threads only fight each other.

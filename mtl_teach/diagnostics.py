@@ -47,16 +47,24 @@ class Stall:
     n_units: int  # feature units the head reads
 
     def message(self, epoch: int) -> str:
-        dead = ""
-        if self.n_units:
-            dead = f" {self.dead_units} of the {self.n_units} units feeding its head are zero for every {self.task} input (dead ReLUs)."
-        return (
+        head = (
             f"Task {self.task!r} has stalled after epoch {epoch}: its training accuracy on {self.dataset!r} is "
             f"{self.accuracy:.1%}, no better than always answering the majority class {self.majority_class} "
             f"({self.majority_share:.1%} of the labels)."
-            f"{dead} What to try: a different seed, a smaller lr (e.g. lr=0.005), a wider shared trunk, or keep "
-            "the defaults MultitaskClassifier(init='kaiming') and Trainer(revive_dead_units=True), which keep ReLU units alive."
         )
+        if self.n_units and 2 * self.dead_units >= self.n_units:
+            why = (
+                f" {self.dead_units} of the {self.n_units} units feeding its head output zero for every "
+                f"{self.task} input (dead ReLUs), so the head can only learn the class balance. What to try: "
+                "a different seed, a smaller lr (e.g. lr=0.005), a wider shared trunk, or keep the defaults "
+                "MultitaskClassifier(init='kaiming') and Trainer(revive_dead_units=True), which keep ReLU units alive."
+            )
+        else:
+            why = (
+                " Its features are alive, so it has not yet separated the classes: try more epochs, "
+                "a larger lr, or a wider shared trunk."
+            )
+        return head + why
 
 
 def _feature_units(model: MultitaskClassifier, task: str, X_dict: dict) -> tuple[int, int]:

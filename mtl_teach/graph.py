@@ -25,14 +25,22 @@ from mtl_teach.task import INPUT, Task
 _WHOLE = object()  # marks an input that takes a node's whole output
 
 
+_KEY_IDS: dict[tuple[Any, ...], int] = {}  # computation key -> small int (cheap to hash per batch)
+
+
+def _intern(key: tuple[Any, ...]) -> int:
+    return _KEY_IDS.setdefault(key, len(_KEY_IDS))
+
+
 @dataclass(frozen=True)
 class Node:
-    """One op of one task, keyed by what it computes."""
+    """One op of one task, identified by what it computes (``uid``)."""
 
+    uid: int  # equal for two ops exactly when they compute the same thing
     key: tuple[Any, ...]
     op_name: str
     module_name: str
-    sources: tuple[tuple[tuple[Any, ...], Any], ...]  # (source key, selector)
+    sources: tuple[tuple[str | None, int | None, Any], ...]  # (X_dict field, or node uid; selector)
     whole_namespace: bool  # op with no inputs: gets {op_name: output}
 
 
@@ -41,18 +49,20 @@ def compile_task(task: Task) -> tuple[Node, ...]:
     keys: dict[str, tuple[Any, ...]] = {}
     nodes = []
     for op in task.op_sequence:
-        sources = []
+        parts, sources = [], []
         for item in op.inputs:
             name, selector = (item, _WHOLE) if isinstance(item, str) else item
             if name == INPUT:
                 # ("_input_", field) reads one field of X_dict; "_input_" the dict.
-                key = (INPUT,) if selector is _WHOLE else (INPUT, selector)
-                sources.append((key, _WHOLE))
+                field = None if selector is _WHOLE else selector
+                parts.append((INPUT, field))
+                sources.append((INPUT if field is None else field, None, _WHOLE))
             else:
-                sources.append((keys[name], selector))
-        key = (op.module_name, tuple((k, "all" if s is _WHOLE else s) for k, s in sources))
+                parts.append((keys[name], "all" if selector is _WHOLE else selector))
+                sources.append((None, _intern(keys[name]), selector))
+        key = (op.module_name, tuple(parts))
         keys[op.name] = key
-        nodes.append(Node(key, op.name, op.module_name, tuple(sources), not op.inputs))
+        nodes.append(Node(_intern(key), key, op.name, op.module_name, tuple(sources), not op.inputs))
     return tuple(nodes)
 
 
@@ -80,10 +90,9 @@ def _select(value: Any, selector: Any, node: Node, task_name: str) -> Any:
         )
 
 
-def _read_input(X_dict: Mapping[str, Any], key: tuple[Any, ...], task_name: str) -> Any:
-    if len(key) == 1:
+def _read_input(X_dict: Mapping[str, Any], field: str, task_name: str) -> Any:
+    if field == INPUT:
         return X_dict
-    field = key[1]
     if field not in X_dict:
         fail(
             f"Task {task_name!r} input ('_input_', {field!r})",
@@ -101,24 +110,24 @@ def run_tasks(
     task_names: Sequence[str],
 ) -> dict[str, Any]:
     """Run each task's nodes, sharing identical ones; return task -> last output."""
-    cache: dict[tuple[Any, ...], Any] = {}
+    cache: dict[int, Any] = {}  # node uid -> output, for this batch only
     results: dict[str, Any] = {}
     for task_name in task_names:
         namespace: dict[str, Any] = {}
         output: Any = None
         for node in plans[task_name]:
-            if node.key in cache:
-                output = cache[node.key]
+            if node.uid in cache:
+                output = cache[node.uid]
             else:
                 if node.whole_namespace:
                     args: list[Any] = [{INPUT: X_dict, **namespace}]
                 else:
                     args = []
-                    for key, selector in node.sources:
-                        value = _read_input(X_dict, key, task_name) if key[0] == INPUT else cache[key]
+                    for field, uid, selector in node.sources:
+                        value = _read_input(X_dict, field, task_name) if field is not None else cache[uid]
                         args.append(_select(value, selector, node, task_name))
                 output = _call(pool[node.module_name], args, node, task_name)
-                cache[node.key] = output
+                cache[node.uid] = output
             namespace[node.op_name] = output
         results[task_name] = output
     return results

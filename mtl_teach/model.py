@@ -197,15 +197,17 @@ class MultitaskClassifier(nn.Module):
         for label, task_name in label_tasks.items():
             Y = Y_dict[label].to(self.device)
             logits = outputs[task_name]
-            active = Y != -1
-            count = int(active.sum())
-            if count == 0:
-                continue
-            if count < len(Y):
+            # One reduction and one sync per task: the label range tells both
+            # whether any -1 must be masked and whether a label is too big.
+            low, high = (int(v) for v in torch.aminmax(Y)) if len(Y) else (-1, -1)
+            if high == -1:
+                continue  # nothing labelled for this task in this batch
+            if low == -1:
+                active = Y != -1
                 logits, Y = logits[active], Y[active]
-            check_labels(task_name, Y, logits)
+            check_labels(task_name, high, logits)
             loss_dict[label] = self.tasks[task_name].loss_func(logits, Y)
-            count_dict[label] = count
+            count_dict[label] = len(Y)
         return loss_dict, count_dict
 
     # ------------------------------------------------------------- predict
@@ -305,12 +307,11 @@ class MultitaskClassifier(nn.Module):
         self.load_state_dict(state)
 
 
-def check_labels(task_name: str, Y: torch.Tensor, logits: torch.Tensor) -> None:
-    """Fail clearly if a label is not a class of the task's head."""
+def check_labels(task_name: str, top: int, logits: torch.Tensor) -> None:
+    """Fail clearly if label ``top`` (the largest) is not a class of the task's head."""
     if logits.dim() != 2:
         return  # custom losses may use other shapes; nothing to check
     n_classes = logits.shape[1]
-    top = int(Y.max())
     if top >= n_classes:
         fail(
             f"Labels of task {task_name!r}",

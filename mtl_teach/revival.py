@@ -77,9 +77,9 @@ def _consumers(model: MultitaskClassifier, module_name: str) -> list[nn.Linear]:
     # Linear modules of ops that read this module's output (e.g. the heads).
     layers: dict[int, nn.Linear] = {}
     for plan in model._plans.values():
-        keys = {node.key for node in plan if node.module_name == module_name}
+        uids = {node.uid for node in plan if node.module_name == module_name}
         for node in plan:
-            if any(source in keys for source, _ in node.sources):
+            if any(uid in uids for _, uid, _ in node.sources):
                 module = model.module_pool[node.module_name]
                 first = module[0] if isinstance(module, nn.Sequential) and len(module) else module
                 if isinstance(first, nn.Linear):

@@ -206,7 +206,9 @@ class Trainer:
             step_size=self.step_size,
             step_gamma=self.step_gamma,
         )
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        # A constant rate without warmup needs no scheduler (saves a step per batch).
+        constant = self.lr_scheduler == "constant" and warmup == 0
+        scheduler = None if constant else torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         writer = self._writer(model) if self.logging else None
         self.history.clear()
         self.revived.clear()
@@ -255,24 +257,31 @@ class Trainer:
             if not loss_dict:
                 continue
             # Per-task weights (Task(weight=...)); labels are task names here.
-            weighted = {label: loss * model.tasks[label].weight for label, loss in loss_dict.items()}
-            loss = sum(weighted.values())
-            value = loss.item()
+            # A weight of 1 (and a sum of one term) adds no autograd node.
+            weighted = {
+                label: loss if model.tasks[label].weight == 1.0 else loss * model.tasks[label].weight
+                for label, loss in loss_dict.items()
+            }
+            terms = list(weighted.values())
+            loss = terms[0] if len(terms) == 1 else torch.stack(terms).sum()
+            values = {label: item.item() for label, item in weighted.items()}
+            value = sum(values.values())
             if not math.isfinite(value):
-                bad = [label for label, item in loss_dict.items() if not math.isfinite(float(item))]
+                bad = [label for label, item in values.items() if not math.isfinite(item)]
                 raise FloatingPointError(
-                    f"Training loss became {value} at epoch {epoch}, batch {step} ({loader.dataset.name!r}), task(s) {names(bad)}. "
-                    "Fix: lower lr, keep grad_clip on, and check the inputs for NaN or huge values."
+                    f"Training loss became {value} at epoch {epoch}, batch {step} ({loader.dataset.name!r}), "
+                    f"task(s) {names(bad)}. Fix: lower lr, keep grad_clip on, and check the inputs for NaN or huge values."
                 )
             loss.backward()
             if self.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
             optimizer.step()
-            scheduler.step()
-            prefix = f"{loader.dataset.name}/{loader.dataset.split}"
-            for label, item in weighted.items():
-                loss_sums[f"{label}/{prefix}/loss"] += item.item() * count_dict[label]
-                counts[f"{label}/{prefix}/loss"] += count_dict[label]
+            if scheduler is not None:
+                scheduler.step()
+            prefix = f"{loader.dataset.name}/{loader.dataset.split}/loss"
+            for label, item in values.items():
+                loss_sums[f"{label}/{prefix}"] += item * count_dict[label]
+                counts[f"{label}/{prefix}"] += count_dict[label]
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{value:.4f}", refresh=False)
@@ -305,9 +314,10 @@ class Trainer:
                 values.append(math.nan)
 
     def _warn_stalls(self, model, train_loaders, epoch: int, streaks: dict[str, int], warned: set[str]) -> None:
-        # Heads start near the majority class and may leave it late, so a
-        # task must look stalled on two epochs in a row (or at the last one).
-        if epoch < min(CHECK_FROM_EPOCH, self.n_epochs):
+        # Heads start near the majority class and may leave it late, so only
+        # from epoch 5, and a task must look stalled on two epochs in a row
+        # (or at the last one). Runs shorter than 5 epochs are not judged.
+        if epoch < CHECK_FROM_EPOCH:
             return
         stalled = {stall.task: stall for stall in find_stalls(model, train_loaders)}
         for task, stall in stalled.items():
