@@ -1,0 +1,63 @@
+"""Packaging: pins, conda file, command line, and a light import."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_every_runtime_dependency_is_pinned_and_torch_is_the_cpu_pin() -> None:
+    deps = _pyproject()["project"]["dependencies"]
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][0-9A-Za-z.]*", d) for d in deps), deps
+    assert "torch==2.13.0" in deps  # a bare "torch" pulls a multi-GB CUDA build
+
+
+def test_environment_yml_installs_the_same_pins_as_pyproject() -> None:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    python = next(d for d in conda if d.startswith("python="))
+    assert _pyproject()["project"]["requires-python"] == f">={python.split('=')[1]}"
+    assert "-e ." in pip
+    assert sorted(p for p in pip if p != "-e .") == sorted(_pyproject()["project"]["dependencies"])
+
+
+def test_python_dash_m_mtl_teach_runs_and_lists_commands() -> None:
+    out = subprocess.run([sys.executable, "-m", "mtl_teach", "--help"], capture_output=True, text=True, check=True)
+    assert "info" in out.stdout
+    info = subprocess.run([sys.executable, "-m", "mtl_teach", "info"], capture_output=True, text=True, check=True)
+    assert "torch" in info.stdout and "mtl-teach" in info.stdout
+
+
+def test_unknown_command_fails_naming_the_valid_ones() -> None:
+    out = subprocess.run([sys.executable, "-m", "mtl_teach", "nope"], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "invalid choice: 'nope'" in out.stderr and "info" in out.stderr
+
+
+def test_import_loads_no_heavy_library_beyond_torch() -> None:
+    code = (
+        "import sys, torch; before = set(sys.modules); import mtl_teach; "
+        "print(sorted({m.split('.')[0] for m in set(sys.modules) - before}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for heavy in ("matplotlib", "pandas", "sklearn", "scipy", "tqdm", "IPython"):
+        assert f"'{heavy}'" not in out, out
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in readme and "make lab" in readme
+    assert "make test" in ci
