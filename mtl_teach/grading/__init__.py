@@ -1,0 +1,10 @@
+"""Release student notebooks and grade submissions (``mtl-teach release`` / ``grade``).
+
+- :mod:`~mtl_teach.grading.cells`: nbgrader-style cells, release, assembly.
+- :mod:`~mtl_teach.grading.kernel`: run cells in a resource-limited kernel.
+- :mod:`~mtl_teach.grading.export` / :mod:`~mtl_teach.grading.rebuild`: move
+  answers out of the student's kernel as plain data, and rebuild them.
+- :mod:`~mtl_teach.grading.runner`: grade one submission.
+- :mod:`~mtl_teach.grading.report`: journal, grades.csv, feedback, results.json.
+- :mod:`~mtl_teach.grading.release` and :mod:`~mtl_teach.grading.grade`: the commands.
+"""

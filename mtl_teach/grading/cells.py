@@ -1,0 +1,153 @@
+"""nbgrader-style cells: release a source notebook, and rebuild a submission from it.
+
+A source notebook marks its cells with nbgrader's schema-3 metadata
+(``metadata.nbgrader``: ``grade_id``, ``solution``, ``grade``, ``locked``,
+``points``). Solution regions (``### BEGIN SOLUTION`` ... ``### END
+SOLUTION``) become a stub in the student copy, and hidden tests (``### BEGIN
+HIDDEN TESTS`` ... ``### END HIDDEN TESTS``) are removed from it.
+
+At grading time :func:`assemble` lays the submission over the source: every
+cell comes from the source (hidden tests and locked cells restored) except
+solution cells, which come from the student, matched by ``grade_id``. The
+student's other code cells run where they were, after the cell before them.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import nbformat
+
+STUB = "# YOUR CODE HERE\nraise NotImplementedError"
+_REGION = re.compile(
+    r"^([ \t]*)### BEGIN (SOLUTION|HIDDEN TESTS)[ \t]*\n(.*?)^[ \t]*### END \2[ \t]*(?:\n|\Z)", re.M | re.S
+)
+_GRADE_ID = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def nbgrader_meta(cell: Any) -> dict[str, Any]:
+    """The cell's ``metadata.nbgrader`` as a dict (empty when absent or malformed)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return dict(meta) if isinstance(meta, dict) else {}
+
+
+def grade_id(cell: Any) -> str | None:
+    """The cell's nbgrader ``grade_id``, or None when it has none."""
+    gid = nbgrader_meta(cell).get("grade_id")
+    return gid if isinstance(gid, str) and _GRADE_ID.match(gid) else None
+
+
+def is_solution(cell: Any) -> bool:
+    return bool(nbgrader_meta(cell).get("solution")) and cell.get("cell_type") == "code"
+
+
+def graded_cells(source: Any) -> dict[str, int]:
+    """``{grade_id: points}`` of the source's graded cells, in notebook order."""
+    return {
+        grade_id(c): int(nbgrader_meta(c).get("points", 0))
+        for c in source.cells
+        if nbgrader_meta(c).get("grade") and grade_id(c)
+    }
+
+
+def release_source(text: str) -> str:
+    """Replace solution regions by the stub and drop hidden-test regions."""
+
+    def replace(match: re.Match[str]) -> str:
+        indent, kind = match.group(1), match.group(2)
+        if kind == "HIDDEN TESTS":
+            return ""
+        return "".join(f"{indent}{line}\n" for line in STUB.splitlines())
+
+    return _REGION.sub(replace, text).rstrip("\n")
+
+
+def release_notebook(source: Any, assignment: str) -> Any:
+    """Return the student version of ``source``: stubs, no hidden tests, no outputs."""
+    student = copy.deepcopy(source)
+    for cell in student.cells:
+        if cell.cell_type == "code":
+            cell.source = release_source(cell.source)
+            cell.outputs = []
+            cell.execution_count = None
+        cell.metadata.pop("execution", None)
+    student.metadata["mtl_teach"] = {"assignment": assignment}
+    return student
+
+
+@dataclass
+class Assembly:
+    """The notebook to run for one submission, and what was noticed on the way."""
+
+    cells: list[Any]
+    notes: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"Assembly(cells={len(self.cells)}, notes={self.notes})"
+
+
+def _fresh_code_cell(source: str, gid: str | None = None) -> Any:
+    cell = nbformat.v4.new_code_cell(source)
+    if gid:
+        cell.metadata["mtl_teach_slot"] = gid
+    return cell
+
+
+def assemble(source: Any, submission: Any) -> Assembly:
+    """Lay ``submission`` over ``source``; see the module docstring.
+
+    Solution cells are matched by ``grade_id`` (the last copy wins when a
+    student duplicated one); a deleted solution cell is simply absent, and
+    untagged or re-tagged student code runs after the cell that preceded it.
+    """
+    notes: list[str] = []
+    source_ids = {grade_id(c) for c in source.cells if grade_id(c)}
+    solution_ids = {grade_id(c) for c in source.cells if is_solution(c) and grade_id(c)}
+    answers: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    extras: dict[str | None, list[str]] = {}
+    anchor: str | None = None
+    for cell in submission.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        text = cell.get("source", "")
+        text = "".join(text) if isinstance(text, list) else str(text)
+        gid = grade_id(cell)
+        if gid in solution_ids:
+            seen[gid] = seen.get(gid, 0) + 1
+            answers[gid] = text
+            anchor = gid
+        elif gid in source_ids:
+            anchor = gid  # a locked or test cell: the source's copy runs instead
+        elif text.strip():
+            extras.setdefault(anchor, []).append(text)
+    notes += [f"cell {gid!r} appears {n} times; the last copy was graded." for gid, n in seen.items() if n > 1]
+    notes += [
+        f"cell {gid!r} was deleted or lost its metadata; the code in your other cells ran instead."
+        for gid in sorted(solution_ids - set(answers))
+    ]
+    if any(extras.values()):
+        notes.append(
+            f"{sum(map(len, extras.values()))} code cell(s) of yours without a known grade_id ran after the graded cell before them."
+        )
+    cells: list[Any] = []
+    first_solution = True
+    for cell in source.cells:
+        gid = grade_id(cell)
+        if cell.cell_type != "code":
+            continue
+        if is_solution(cell) and first_solution:
+            cells += [_fresh_code_cell(text) for text in extras.pop(None, [])]
+            first_solution = False
+        if gid in solution_ids:
+            if gid in answers:
+                cells.append(_fresh_code_cell(answers[gid], gid))
+        else:
+            cells.append(_fresh_code_cell(cell.source, gid))
+        cells += [_fresh_code_cell(text) for text in extras.pop(gid, [])]
+    for texts in extras.values():  # anchors the source lacks: run at the end
+        cells += [_fresh_code_cell(text) for text in texts]
+    return Assembly(cells, notes)

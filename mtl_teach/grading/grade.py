@@ -1,0 +1,229 @@
+"""``mtl-teach grade SUBMISSION.ipynb... --out DIR``: grade a batch of submissions.
+
+Each submission runs in its own fresh kernel (see :mod:`~mtl_teach.grading.runner`),
+``--jobs`` at a time. Results are written as each submission finishes, so an
+interrupted batch continues with ``--resume``; a folder that already holds
+grades is never overwritten otherwise. Submissions are only ever read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from mtl_teach._errors import fail
+from mtl_teach.grading.assignments import ASSIGNMENTS, exercise_module, source_notebook
+from mtl_teach.grading.cells import graded_cells
+from mtl_teach.grading.kernel import Limits
+from mtl_teach.grading.report import STATE, Journal, write_outputs
+from mtl_teach.grading.runner import Job, SubmissionError, read_submission
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "submissions",
+        nargs="+",
+        metavar="SUBMISSION.ipynb",
+        help="students' notebooks; each file's stem names the student",
+    )
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for grades.csv, feedback/ and results/")
+    parser.add_argument("--assignment", help="assignment name (default: from the notebooks' metadata)")
+    parser.add_argument("--source", help="instructor's source notebook (default: notebooks/<assignment>.ipynb)")
+    parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: all cores)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, metavar="SECONDS", help="time limit per cell (default 60)"
+    )
+    parser.add_argument(
+        "--notebook-timeout", type=float, default=600.0, metavar="SECONDS", help="time limit per notebook (default 600)"
+    )
+    parser.add_argument(
+        "--memory-mb", type=int, default=4096, help="memory (address space) limit per kernel in MiB (default 4096)"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted batch in DIR, skipping submissions already graded",
+    )
+
+
+def _assignment(paths: list[Path], given: str | None) -> str:
+    if given:
+        exercise_module(given)
+        return given
+    named = []
+    for path in paths:
+        try:
+            notebook, _ = read_submission(path)
+        except (SubmissionError, OSError):
+            continue
+        meta = notebook.metadata.get("mtl_teach", {})
+        name = meta.get("assignment") if isinstance(meta, dict) else None
+        if name in ASSIGNMENTS:
+            named.append(name)
+    if not named:
+        fail(
+            "grade --assignment",
+            "is needed: no submission names a known assignment in its metadata",
+            None,
+            f"pass --assignment (known: {', '.join(ASSIGNMENTS)}).",
+        )
+    return Counter(named).most_common(1)[0][0]
+
+
+class _Worker:
+    """One long-lived ``mtl_teach.grading.worker`` process."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[str] | None = None
+
+    def __repr__(self) -> str:
+        return f"_Worker(pid={self.process.pid if self.process else None})"
+
+    def grade(self, job: Job, wait: float) -> dict[str, Any]:
+        if self.process is None or self.process.poll() is not None:
+            cmd = [sys.executable, "-m", "mtl_teach.grading.worker"]
+            self.process = subprocess.Popen(
+                cmd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "OMP_NUM_THREADS": "1"},
+            )
+        assert self.process.stdin and self.process.stdout
+        fields = asdict(job)
+        try:
+            self.process.stdin.write(json.dumps(fields) + "\n")
+            self.process.stdin.flush()
+            ready, _, _ = select.select([self.process.stdout], [], [], wait)
+            line = self.process.stdout.readline() if ready else ""
+        except OSError:
+            line = ""
+        if not line:
+            self.close()
+            return {"student": job.student, "grader_error": "the grading worker died or hung on this submission"}
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+def _error_record(job: Job, sha256: str, items: dict[str, int], message: str) -> dict[str, Any]:
+    rows = [
+        {"grade_id": g, "max_points": p, "points": 0, "status": "error", "message": message} for g, p in items.items()
+    ]
+    return {
+        "student": job.student,
+        "submission": job.submission,
+        "assignment": job.assignment,
+        "sha256": sha256,
+        "notes": [message],
+        "items": rows,
+        "total": 0,
+        "max_score": sum(items.values()),
+    }
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = [Path(p) for p in args.submissions]
+    for path in paths:
+        if not path.is_file():
+            fail("grade SUBMISSION", "must be an existing file", str(path), "check the path.")
+    stems = Counter(p.stem for p in paths)
+    if dupes := [s for s, n in stems.items() if n > 1]:
+        fail(
+            "grade SUBMISSION",
+            "file stems name the students, so they must be unique",
+            dupes,
+            "rename the files, e.g. <student>.ipynb.",
+        )
+    for name, value in (
+        ("--jobs", args.jobs),
+        ("--timeout", args.timeout),
+        ("--notebook-timeout", args.notebook_timeout),
+        ("--memory-mb", args.memory_mb),
+    ):
+        if not value > 0:
+            fail(
+                f"grade {name}",
+                "must be > 0",
+                value,
+                f"pass e.g. {name} {Limits.__dataclass_fields__['cell_timeout'].default:g}."
+                if "timeout" in name
+                else f"pass a positive {name}.",
+            )
+    out = Path(args.out)
+    if not args.resume and ((out / STATE).exists() or (out / "grades.csv").exists()):
+        fail(
+            "grade --out",
+            "already holds grades, which a new run would overwrite",
+            str(out),
+            "pass --resume to continue that batch, or choose a new --out.",
+        )
+    assignment = _assignment(paths, args.assignment)
+    source = source_notebook(assignment, args.source)
+    import nbformat
+
+    items = graded_cells(nbformat.read(source, as_version=4))
+    limits = Limits(cell_timeout=args.timeout, notebook_timeout=args.notebook_timeout, memory_mb=args.memory_mb)
+    journal = Journal(out)
+    records = journal.records()
+    jobs, skipped = [], 0
+    for path in paths:
+        job = Job(
+            str(path.resolve()), path.stem, str(source.resolve()), exercise_module(assignment), assignment, limits
+        )
+        done = records.get(path.stem)
+        if args.resume and done and done.get("sha256") == _sha256(path) and done.get("assignment") == assignment:
+            skipped += 1
+            continue
+        jobs.append(job)
+    lock = threading.Lock()
+    local = threading.local()
+    workers: list[_Worker] = []
+
+    def grade(job: Job) -> None:
+        if not hasattr(local, "worker"):
+            local.worker = _Worker()
+            with lock:
+                workers.append(local.worker)
+        record = local.worker.grade(job, wait=limits.notebook_timeout + 180)
+        if "grader_error" in record:
+            record = _error_record(
+                job, _sha256(Path(job.submission)), items, f"grader error: {record['grader_error']}; please report it"
+            )
+        with lock:
+            journal.append(record)
+            records[record["student"]] = record
+            write_outputs(out, records, list(items), [record["student"]])
+            print(f"{record['student']}: {record['total']}/{record['max_score']}", flush=True)
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(args.jobs, len(jobs) or 1))) as pool:
+            list(pool.map(grade, jobs))
+    finally:
+        for worker in workers:
+            worker.close()
+    write_outputs(out, journal.records(), list(items))  # every file again, from the journal
+    print(f"graded {len(jobs)}, skipped {skipped} already graded; wrote {out / 'grades.csv'}")
+    return 0

@@ -1,0 +1,170 @@
+"""Run a list of code cells in a fresh, resource-limited kernel, cell by cell.
+
+Each cell gets a status from nbclient's view of its execution: ``ok``,
+``error`` (with the exception's name and message; a timeout interrupts the
+cell and counts as an error), ``dead`` (the kernel died in it) or
+``not_run`` (after a death, or once the notebook's time is used up).
+Captured output is capped per cell, so a print loop cannot fill the memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from time import monotonic
+from typing import Any
+
+import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, DeadKernelError
+
+KERNEL_NAME = "mtl-grader"
+LAUNCHER = Path(__file__).with_name("_kernel_launcher.py")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-cell and whole-notebook seconds, kernel memory (MiB), output bytes per cell."""
+
+    cell_timeout: float = 60.0
+    notebook_timeout: float = 300.0
+    memory_mb: int = 4096
+    output_bytes: int = 100_000
+    file_mb: int = 64
+
+
+@dataclass(frozen=True)
+class CellRun:
+    """What happened to one cell: ``status`` ok/error/dead/not_run, and why."""
+
+    status: str
+    reason: str = ""
+
+
+class _CappedClient(NotebookClient):
+    """A NotebookClient that keeps at most ``cap`` bytes of output per cell."""
+
+    def __init__(self, *args: Any, cap: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cap = cap
+        self._used: dict[int, int] = {}
+
+    def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
+        size = len(json.dumps(msg.get("content", {}), default=str))
+        used = self._used.get(cell_index, 0)
+        self._used[cell_index] = used + size
+        if used + size > self._cap:
+            if used <= self._cap:
+                outs.append(
+                    nbformat.v4.new_output(
+                        "stream", name="stderr", text=f"[grader: output over {self._cap} bytes dropped]\n"
+                    )
+                )
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def _kernel_env(home: Path, limits: Limits) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MTL_GRADER_", "JPY_"))}
+    for name in ("home", "ipython", "mpl"):
+        (home / name).mkdir(exist_ok=True)
+    env.update(
+        HOME=str(home / "home"),
+        IPYTHONDIR=str(home / "ipython"),  # no startup files from anyone's profile
+        MPLCONFIGDIR=str(home / "mpl"),
+        TQDM_DISABLE="1",
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        MALLOC_ARENA_MAX="2",
+        PYTHONDONTWRITEBYTECODE="1",
+        MTL_GRADER_MEMORY_MB=str(limits.memory_mb),
+        MTL_GRADER_FILE_MB=str(limits.file_mb),
+    )
+    return env
+
+
+def _write_kernelspec(folder: Path) -> Path:
+    spec = folder / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, str(LAUNCHER), "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "mtl-teach grader", "language": "python"})
+    )
+    return folder / "kernels"
+
+
+def run_cells(sources: list[str], workdir: Path, private: Path, limits: Limits) -> list[CellRun]:
+    """Run ``sources`` in order in a new kernel whose cwd is ``workdir``.
+
+    ``private`` is a scratch folder for the kernel's home and kernelspec.
+    Never raises for anything the code in the cells does.
+    """
+    cells = [nbformat.v4.new_code_cell(text) for text in sources]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    specs = KernelSpecManager(kernel_dirs=[str(_write_kernelspec(private))], ensure_native_kernel=False)
+    km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
+    client = _CappedClient(
+        notebook,
+        km=km,
+        cap=limits.output_bytes,
+        timeout=int(limits.cell_timeout),
+        interrupt_on_timeout=True,
+        startup_timeout=60,
+        iopub_timeout=4,
+        shutdown_kernel="immediate",
+        allow_errors=False,
+        resources={"metadata": {"path": str(workdir)}},
+    )
+    runs: list[CellRun] = []
+    stop = ""
+    deadline = monotonic() + limits.notebook_timeout
+    pgid = None
+    try:
+        with client.setup_kernel(
+            env=_kernel_env(private, limits), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ):
+            pgid = getattr(km.provisioner, "pgid", None)
+            for index, cell in enumerate(cells):
+                left = deadline - monotonic()
+                if not stop and left < 1:
+                    stop = f"not run: the notebook used up its time limit of {limits.notebook_timeout:g} s"
+                if stop:
+                    runs.append(CellRun("not_run", stop))
+                    continue
+                client.timeout = max(1, int(min(limits.cell_timeout, left)))
+                client.error_on_timeout = {
+                    "ename": "TimeoutError",
+                    "evalue": f"the cell ran over its time limit of {client.timeout} s and was interrupted",
+                    "traceback": [],
+                }
+                try:
+                    client.execute_cell(cell, index)
+                    runs.append(CellRun("ok"))
+                except CellExecutionError as error:
+                    runs.append(CellRun("error", f"{error.ename}: {str(error.evalue)[:300]}"))
+                except DeadKernelError:
+                    runs.append(
+                        CellRun(
+                            "dead", "the kernel died while running this cell (os._exit, a crash, or the memory limit)"
+                        )
+                    )
+                    stop = "not run: the kernel had died in an earlier cell"
+    except Exception as error:  # the kernel failed to start, or nbclient gave up
+        runs += [
+            CellRun("not_run", f"not run: the grader's kernel failed ({type(error).__name__}: {str(error)[:200]})")
+        ] * (len(cells) - len(runs))
+    finally:
+        with contextlib.suppress(Exception):
+            client._cleanup_kernel()
+        if pgid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)  # anything the student's code left running
+    return runs

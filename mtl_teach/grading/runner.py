@@ -1,0 +1,171 @@
+"""Grade one submission: assemble it, run it, and score each graded cell with trusted checks.
+
+A graded cell earns its points only when both hold:
+
+1. it ran without error in the student's kernel (nbgrader's rule), and
+2. the same check, run by the grader on answers rebuilt outside that kernel
+   (:mod:`mtl_teach.grading.rebuild`), passes.
+
+The kernel's own verdict can only lower a score: code in the student's
+notebook may patch the checks, print "passed" or rewrite later cells, but it
+cannot change what the grader's process computes from the answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from mtl_teach.grading.cells import assemble, graded_cells
+from mtl_teach.grading.kernel import CellRun, Limits, run_cells
+from mtl_teach.grading.rebuild import MISSING, RebuildError, rebuild
+
+MAX_NOTEBOOK_BYTES = 20 * 2**20
+EXPORT = '__import__("mtl_teach.grading.export", fromlist=["export"]).export({path!r}, globals(), {names!r})'
+
+
+@dataclass(frozen=True)
+class Job:
+    """One submission to grade, with the assignment's source and limits."""
+
+    submission: str
+    student: str
+    source: str
+    exercise: str
+    assignment: str
+    limits: Limits
+
+
+class SubmissionError(Exception):
+    """The file is not a notebook the grader can run; the message says why."""
+
+
+def read_submission(path: Path) -> tuple[Any, str]:
+    """Return the notebook and its SHA-256; never modifies the file."""
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if not data.strip():
+        raise SubmissionError("the file is empty: submit the notebook saved from Jupyter (File > Save)", digest)
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        raise SubmissionError(
+            f"the file is {len(data)} bytes, over the {MAX_NOTEBOOK_BYTES}-byte limit: clear large outputs and save again",
+            digest,
+        )
+    try:
+        notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
+        if not isinstance(notebook.get("cells"), list):
+            raise ValueError("it has no list of cells")
+    except Exception as error:
+        raise SubmissionError(
+            f"the file is not a valid notebook ({type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}): submit the .ipynb saved from Jupyter",
+            digest,
+        ) from None
+    return notebook, digest
+
+
+def _item(gid: str, points: int, status: str, message: str) -> dict[str, Any]:
+    return {
+        "grade_id": gid,
+        "max_points": points,
+        "points": points if status == "passed" else 0,
+        "status": status,
+        "message": message,
+    }
+
+
+def _score_item(gid: str, points: int, run: CellRun | None, answers: Path, exercise: Any) -> dict[str, Any]:
+    if run is None or run.status in ("not_run", "dead"):
+        return _item(gid, points, "error", run.reason if run else "this check did not run")
+    question, names = exercise.GRADED.get(gid, (None, ()))
+    if question is None:  # no trusted check for this cell: nbgrader's rule alone
+        return _item(
+            gid,
+            points,
+            "passed" if run.status == "ok" else "failed",
+            "the cell ran without error" if run.status == "ok" else run.reason,
+        )
+    try:
+        values = rebuild(answers / f"{gid}.pt", names)
+    except RebuildError as error:
+        return _item(gid, points, "failed", f"your answer could not be checked: {error}.")
+    missing = [name for name, value in zip(names, values, strict=True) if value is MISSING]
+    if missing:
+        return _item(
+            gid,
+            points,
+            "not_attempted",
+            f"{', '.join(missing)} is not defined: the cell that defines it raised an error, or was deleted.",
+        )
+    result = exercise.QUESTIONS[question].check(*values)
+    if not result.passed:
+        fooled = (
+            " (The check in your notebook reported otherwise: the grader runs its own.)" if run.status == "ok" else ""
+        )
+        return _item(
+            gid, points, result.status if result.status == "not_attempted" else "failed", result.message + fooled
+        )
+    if run.status != "ok":
+        return _item(gid, points, "failed", f"this check cell raised {run.reason}")
+    return _item(gid, points, "passed", result.message)
+
+
+def grade_submission(job: Job) -> dict[str, Any]:
+    """Grade ``job.submission``; return its record (items, total, notes). Never raises for a bad submission."""
+    started = time.monotonic()
+    source = nbformat.read(job.source, as_version=4)
+    exercise = importlib.import_module(job.exercise)
+    points = graded_cells(source)
+    record: dict[str, Any] = {
+        "student": job.student,
+        "submission": job.submission,
+        "assignment": job.assignment,
+        "notes": [],
+    }
+    try:
+        notebook, digest = read_submission(Path(job.submission))
+    except SubmissionError as error:
+        record.update(sha256=error.args[1], notes=[error.args[0]])
+        items = [_item(gid, pts, "error", error.args[0]) for gid, pts in points.items()]
+    else:
+        record["sha256"] = digest
+        assembly = assemble(source, notebook)
+        record["notes"] = assembly.notes
+        with tempfile.TemporaryDirectory(prefix="mtl-grade-") as scratch:
+            root = Path(scratch)
+            work, answers, private = root / "work", root / "answers", root / "private"
+            for folder in (work, answers, private):
+                folder.mkdir()
+            sources, labels, slots = [], [], {}
+            for cell in assembly.cells:
+                gid = cell.metadata.get("mtl_teach_slot")
+                sources.append(cell.source)
+                labels.append(f"cell {gid!r}" if gid else "one of your cells")
+                if gid in points:
+                    slots[gid] = len(sources) - 1
+                    names = list(exercise.GRADED.get(gid, (None, ()))[1])
+                    if names:
+                        sources.append(EXPORT.format(path=str(answers / f"{gid}.pt"), names=names))
+                        labels.append("the grader's answer export")
+            runs = run_cells(sources, work, private, job.limits)
+            items = [
+                _score_item(gid, pts, runs[slots[gid]] if gid in slots else None, answers, exercise)
+                for gid, pts in points.items()
+            ]
+            record["errors"] = [
+                f"{label}: {run.reason}"
+                for label, run in zip(labels, runs, strict=True)
+                if run.status in ("error", "dead")
+            ][:20]
+    record["items"] = items
+    record["total"] = sum(item["points"] for item in items)
+    record["max_score"] = sum(points.values())
+    record["limits"] = asdict(job.limits)
+    record["seconds"] = round(time.monotonic() - started, 2)
+    return record
