@@ -556,7 +556,7 @@ def test_stall_warning_fires_on_a_stalling_seed():
     # Seed 1 with PyTorch's own init and no revival: trunk units die and the
     # heads fall back to the majority class.
     with pytest.warns(StallWarning, match=r"Task '\w+' has stalled after epoch \d+: its training accuracy") as record:
-        t, model, _ = stall_run(1, revive_dead_units=False, model_kwargs={"init": None})
+        t, model, loaders = stall_run(1, revive_dead_units=False, model_kwargs={"init": None})
     stalls = [w for w in record if issubclass(w.category, StallWarning)]
     assert len({str(w.message).split("'")[1] for w in stalls}) == len(stalls)  # once per task
     text = str(stalls[0].message)
@@ -564,6 +564,7 @@ def test_stall_warning_fires_on_a_stalling_seed():
     assert "What to try" in text
     assert "init='kaiming'" in text and "revive_dead_units=True" in text
     assert t.revived == []
+    assert min(model.score(loaders[2::3]).values()) < 0.85  # a real stall, not a false alarm
 
 
 def test_no_stall_warning_with_the_defaults_on_the_same_seed():
