@@ -104,7 +104,7 @@ def plot_dataset(
     ax.set_ylabel("x1")
     ax.set_title(title if title is not None else f"{len(X)} points, {np.mean(y == 1):.0%} label 1")
     # below the panel, so it hides none of the points
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize="x-small", frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize="small", markerscale=1.5, frameon=False)
     return ax
 
 
