@@ -14,6 +14,7 @@ epoch ``CHECK_FROM_EPOCH`` on (or at the last epoch of a shorter run). Over
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -102,3 +103,33 @@ def find_stalls(model: MultitaskClassifier, loaders: list[DictDataLoader]) -> li
                 model.train(was_training)
                 stalls.append(Stall(task, loader.dataset.name, accuracy, majority, float(share), dead, units))
     return stalls
+
+
+class StallMonitor:
+    """Warn once per task when it looks stalled on two checks in a row.
+
+    Heads start near the majority class and may leave it late, so checks
+    start at epoch ``CHECK_FROM_EPOCH``; a task must look stalled on two
+    epochs in a row, or at the last epoch. Shorter runs are not judged.
+    """
+
+    def __init__(self, n_epochs: int) -> None:
+        self.n_epochs = n_epochs
+        self.streaks: dict[str, int] = {}
+        self.warned: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"StallMonitor(n_epochs={self.n_epochs}, warned={sorted(self.warned)})"
+
+    def check(self, model: MultitaskClassifier, loaders: list[DictDataLoader], epoch: int) -> None:
+        """Check the train loaders after ``epoch``; warn for newly stalled tasks."""
+        if epoch < CHECK_FROM_EPOCH:
+            return
+        stalled = {stall.task: stall for stall in find_stalls(model, loaders)}
+        for task, stall in stalled.items():
+            self.streaks[task] = self.streaks.get(task, 0) + 1
+            if task not in self.warned and (self.streaks[task] >= 2 or epoch == self.n_epochs):
+                self.warned.add(task)
+                warnings.warn(stall.message(epoch), StallWarning, stacklevel=3)  # points at fit()
+        for task in set(self.streaks) - set(stalled):
+            self.streaks[task] = 0

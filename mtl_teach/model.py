@@ -10,14 +10,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from mtl_teach import evaluation
 from mtl_teach._errors import check_choice, fail, names
 from mtl_teach.data import DictDataLoader
+from mtl_teach.evaluation import EVAL_BATCH_SIZE  # noqa: F401  (re-exported)
 from mtl_teach.graph import Node, compile_task, run_tasks
 from mtl_teach.initialization import INIT_SCHEMES, initialize
 from mtl_teach.task import Task
 
 DEVICES = ("cpu", "cuda", "auto")
-EVAL_BATCH_SIZE = 4096  # predict() cuts tensor datasets into chunks this big
 
 
 def _resolve_device(device: str) -> torch.device:
@@ -210,51 +211,18 @@ class MultitaskClassifier(nn.Module):
             count_dict[label] = len(Y)
         return loss_dict, count_dict
 
-    # ------------------------------------------------------------- predict
-    def _batches(self, dataloader: DictDataLoader) -> Iterable[tuple[dict[str, Any], dict[str, torch.Tensor]]]:
-        data = dataloader.dataset
-        values = [*data.X_dict.values(), *data.Y_dict.values()]
-        if not all(isinstance(v, torch.Tensor) for v in values):
-            yield from dataloader
-            return
-        # Eval mode makes examples independent, so big slices give the same
-        # predictions as the loader's batches with far fewer Python steps.
-        step = max(EVAL_BATCH_SIZE, dataloader.batch_size or 1)
-        for start in range(0, len(data), step):
-            part = slice(start, start + step)
-            yield ({k: v[part] for k, v in data.X_dict.items()}, {k: v[part] for k, v in data.Y_dict.items()})
-
-    @torch.inference_mode()
+    # ---------------------------------------------------- predict / score
     def predict(
         self,
         dataloader: DictDataLoader,
         return_preds: bool = False,
         remap_labels: Mapping[str, str | None] | None = None,
     ) -> dict[str, dict[str, np.ndarray]]:
-        """Return ``{"golds", "probs"[, "preds"]}``, each ``{label: array}``."""
-        label_tasks = self.label_tasks(
-            dataloader.dataset.Y_dict, remap_labels, where=f"{dataloader.dataset.name!r} Y_dict"
-        )
-        task_names = list(dict.fromkeys(label_tasks.values()))
-        golds: dict[str, list[torch.Tensor]] = {label: [] for label in label_tasks}
-        probs: dict[str, list[torch.Tensor]] = {label: [] for label in label_tasks}
-        was_training = self.training
-        self.eval()
-        try:
-            for X_dict, Y_dict in self._batches(dataloader):
-                outputs = self.forward(X_dict, task_names)
-                for label, task_name in label_tasks.items():
-                    golds[label].append(Y_dict[label])
-                    probs[label].append(self.tasks[task_name].output_func(outputs[task_name]).float())
-        finally:
-            self.train(was_training)
-        result = {
-            "golds": {k: torch.cat(v).cpu().numpy() for k, v in golds.items()},
-            "probs": {k: torch.cat(v).cpu().numpy() for k, v in probs.items()},
-        }
-        if return_preds:
-            result["preds"] = {k: v.argmax(axis=1) for k, v in result["probs"].items()}
-        return result
+        """Return ``{"golds", "probs"[, "preds"]}``, each ``{label: array}``.
+
+        See :func:`mtl_teach.evaluation.predict`.
+        """
+        return evaluation.predict(self, dataloader, return_preds=return_preds, remap_labels=remap_labels)
 
     def score(
         self,
@@ -265,26 +233,10 @@ class MultitaskClassifier(nn.Module):
         """Score every loader with its tasks' scorers.
 
         Returns ``{"task/dataset/split/metric": value}``, or a pandas
-        DataFrame with columns label, dataset, split, metric, score.
+        DataFrame with columns label, dataset, split, metric, score
+        (see :func:`mtl_teach.evaluation.score`).
         """
-        if as_dataframe:
-            pandas = _import_pandas()
-        if isinstance(dataloaders, DictDataLoader):
-            dataloaders = [dataloaders]
-        metrics: dict[str, float] = {}
-        for loader in dataloaders:
-            results = self.predict(loader, return_preds=True, remap_labels=remap_labels)
-            data = loader.dataset
-            for label, task_name in self.label_tasks(data.Y_dict, remap_labels).items():
-                scores = self.tasks[task_name].scorer.score(
-                    results["golds"][label], results["preds"][label], results["probs"][label]
-                )
-                for metric, value in scores.items():
-                    metrics[f"{label}/{data.name}/{data.split}/{metric}"] = value
-        if as_dataframe:
-            rows = [[*key.split("/"), value] for key, value in metrics.items()]
-            return pandas.DataFrame(rows, columns=["label", "dataset", "split", "metric", "score"])
-        return metrics
+        return evaluation.score(self, dataloaders, remap_labels=remap_labels, as_dataframe=as_dataframe)
 
     # ---------------------------------------------------------- save/load
     def save(self, model_path: str | Path) -> None:
@@ -320,13 +272,3 @@ def check_labels(task_name: str, top: int, logits: torch.Tensor) -> None:
             f"give the head {top + 1} outputs, or relabel the classes.",
             raw=True,
         )
-
-
-def _import_pandas() -> Any:
-    try:
-        import pandas
-    except ImportError as error:
-        raise ImportError(
-            "score(as_dataframe=True) needs pandas, which is not installed. Fix: pip install pandas, or call score() without as_dataframe."
-        ) from error
-    return pandas

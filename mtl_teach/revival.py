@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from mtl_teach.evaluation import eval_batches
+
 if TYPE_CHECKING:
     from mtl_teach.data import DictDataLoader
     from mtl_teach.model import MultitaskClassifier
@@ -137,7 +139,7 @@ def revive_dead_units(
     try:
         for loader in loaders:
             tasks = list(dict.fromkeys(model.label_tasks(loader.dataset.Y_dict).values()))
-            for X_dict, _ in model._batches(loader):
+            for X_dict, _ in eval_batches(loader):
                 model.forward(X_dict, tasks)
     finally:
         for handle in handles:

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import random
-import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from mtl_teach._errors import MTLConfigError, check_choice, fail, names
+from mtl_teach._errors import MTLConfigError, fail, names
 from mtl_teach.callbacks import Callback
-from mtl_teach.data import SPLITS, DictDataLoader
-from mtl_teach.diagnostics import CHECK_FROM_EPOCH, StallWarning, find_stalls
-from mtl_teach.log_writers import LOG_WRITERS, JsonWriter, TensorBoardWriter, tensorboard_available
+from mtl_teach.checkpointing import BestCheckpoint
+from mtl_teach.data import DictDataLoader
+from mtl_teach.diagnostics import StallMonitor
+from mtl_teach.log_writers import JsonWriter, TensorBoardWriter
 from mtl_teach.model import MultitaskClassifier
 from mtl_teach.revival import RevivedUnit, revive_dead_units
-from mtl_teach.schedulers import BATCH_SCHEDULERS, LR_SCHEDULERS, OPTIMIZERS, iterate_batches, lr_factor, make_optimizer
+from mtl_teach.schedulers import iterate_batches, lr_factor, make_optimizer
 from mtl_teach.seed import set_seed
+from mtl_teach.trainer_config import validate_config
 
 
 @dataclass(frozen=True)
@@ -99,50 +98,7 @@ class Trainer:
     revived: list[tuple[int, RevivedUnit]] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.n_epochs, bool) or not isinstance(self.n_epochs, int) or self.n_epochs < 1:
-            fail("Trainer(n_epochs)", "must be an integer >= 1", self.n_epochs, "pass e.g. n_epochs=10.")
-        for name in ("lr", "l2", "min_lr", "warmup_percentage"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0 or math.isinf(value):
-                fail(f"Trainer({name})", "must be a finite number >= 0", value, f"pass e.g. {name}=0.01.")
-        if self.grad_clip is not None and not (isinstance(self.grad_clip, int | float) and self.grad_clip > 0):
-            fail(
-                "Trainer(grad_clip)",
-                "must be a number > 0, or None to switch clipping off",
-                self.grad_clip,
-                "pass e.g. grad_clip=1.0.",
-            )
-        for name in ("warmup_steps", "step_size", "evaluation_freq"):
-            value, low = getattr(self, name), 0 if name == "warmup_steps" else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                fail(f"Trainer({name})", f"must be an integer >= {low}", value, f"pass e.g. {name}={max(low, 1)}.")
-        check_choice("Trainer(optimizer)", self.optimizer, OPTIMIZERS)
-        check_choice("Trainer(lr_scheduler)", self.lr_scheduler, LR_SCHEDULERS)
-        check_choice("Trainer(batch_scheduler)", self.batch_scheduler, BATCH_SCHEDULERS)
-        check_choice("Trainer(log_writer)", self.log_writer, LOG_WRITERS)
-        for name in ("train_split", "valid_split", "test_split"):
-            check_choice(f"Trainer({name})", getattr(self, name), SPLITS)
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
-            fail("Trainer(seed)", "must be an integer or None", self.seed, "pass e.g. seed=0.")
-        key, _, mode = self.checkpoint_metric.rpartition(":")
-        if mode not in ("min", "max") or key.count("/") != 3:
-            fail(
-                "Trainer(checkpoint_metric)",
-                "must look like 'task/dataset/split/metric:min' or ':max'",
-                self.checkpoint_metric,
-                "e.g. 'model/all/train/loss:min' or 'circle_task/circleDataset/valid/accuracy:max'.",
-            )
-        if self.logging and self.log_writer == "tensorboard" and not tensorboard_available():
-            fail(
-                "Trainer(log_writer)",
-                "'tensorboard' needs the tensorboard package, which is not installed",
-                self.log_writer,
-                "pip install tensorboard, or use log_writer='json'.",
-            )
-        if any(not isinstance(cb, Callback) for cb in self.callbacks):
-            fail(
-                "Trainer(callbacks)", "must hold Callback objects", list(self.callbacks), "subclass mtl_teach.Callback."
-            )
+        validate_config(self)
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
 
     def __repr__(self) -> str:
@@ -212,9 +168,8 @@ class Trainer:
         writer = self._writer(model) if self.logging else None
         self.history.clear()
         self.revived.clear()
-        best: tuple[float, int, dict] | None = None
-        streaks: dict[str, int] = {}
-        warned: set[str] = set()
+        best = BestCheckpoint(self.checkpoint_metric, self.checkpoint_dir) if self.checkpointing else None
+        stalls = StallMonitor(self.n_epochs) if self.detect_stalls else None
         model.train()
         for callback in self.callbacks:
             callback.on_fit_start(self, model)
@@ -225,22 +180,23 @@ class Trainer:
                     units = revive_dead_units(model, train_loaders, optimizer)
                     self.revived.extend((epoch, unit) for unit in units)
                     metrics["model/all/train/revived_units"] = float(len(units))
-                if valid_loaders and epoch % self.evaluation_freq == 0:
+                evaluated = epoch % self.evaluation_freq == 0
+                if valid_loaders and evaluated:
                     metrics.update(model.score(valid_loaders))
                 self._record(epoch, metrics)
                 if writer is not None:
                     writer.write(epoch, metrics)
-                if self.detect_stalls:
-                    self._warn_stalls(model, train_loaders, epoch, streaks, warned)
-                if self.checkpointing:
-                    best = self._checkpoint(model, metrics, epoch, best)
+                if stalls is not None:
+                    stalls.check(model, train_loaders, epoch)
+                if best is not None:
+                    best.update(model, metrics, epoch, evaluated)
                 for callback in self.callbacks:
                     callback.on_epoch_end(self, model, epoch, metrics)
         finally:
             if writer is not None:
                 writer.close()
         if best is not None:
-            model.load_state_dict(best[2])
+            best.restore(model)
         for callback in self.callbacks:
             callback.on_fit_end(self, model)
         return model
@@ -312,40 +268,6 @@ class Trainer:
         for values in self.history.values():
             if len(values) == seen:
                 values.append(math.nan)
-
-    def _warn_stalls(self, model, train_loaders, epoch: int, streaks: dict[str, int], warned: set[str]) -> None:
-        # Heads start near the majority class and may leave it late, so only
-        # from epoch 5, and a task must look stalled on two epochs in a row
-        # (or at the last one). Runs shorter than 5 epochs are not judged.
-        if epoch < CHECK_FROM_EPOCH:
-            return
-        stalled = {stall.task: stall for stall in find_stalls(model, train_loaders)}
-        for task, stall in stalled.items():
-            streaks[task] = streaks.get(task, 0) + 1
-            if task not in warned and (streaks[task] >= 2 or epoch == self.n_epochs):
-                warned.add(task)
-                warnings.warn(stall.message(epoch), StallWarning, stacklevel=4)
-        for task in set(streaks) - set(stalled):
-            streaks[task] = 0
-
-    def _checkpoint(self, model, metrics, epoch, best):
-        key, _, mode = self.checkpoint_metric.rpartition(":")
-        if key not in metrics:
-            if epoch % self.evaluation_freq:
-                return best
-            fail(
-                "Trainer(checkpoint_metric)",
-                f"must name a logged metric (logged: {names(metrics)})",
-                key,
-                "pick one of the logged keys.",
-            )
-        value = metrics[key]
-        if best is None or (value < best[0] if mode == "min" else value > best[0]):
-            best = (value, epoch, copy.deepcopy(model.state_dict()))
-            if self.checkpoint_dir is not None:
-                Path(self.checkpoint_dir).mkdir(parents=True, exist_ok=True)
-                model.save(Path(self.checkpoint_dir) / "best_model.pth")
-        return best
 
     def _writer(self, model: MultitaskClassifier) -> JsonWriter | TensorBoardWriter:
         import time

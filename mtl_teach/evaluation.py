@@ -1,0 +1,112 @@
+"""Prediction and scoring for a MultitaskClassifier (its ``predict``/``score``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from mtl_teach.data import Batch, DictDataLoader
+
+if TYPE_CHECKING:
+    from mtl_teach.model import MultitaskClassifier
+
+EVAL_BATCH_SIZE = 4096  # predict() cuts tensor datasets into chunks this big
+
+
+def eval_batches(dataloader: DictDataLoader) -> Iterator[Batch]:
+    """Yield the loader's data in big slices (tensor data) or its own batches.
+
+    In eval mode examples are independent, so slices of ``EVAL_BATCH_SIZE``
+    give the same predictions as the loader's batches with far fewer Python
+    steps; non-tensor data go through the loader as usual.
+    """
+    data = dataloader.dataset
+    values = [*data.X_dict.values(), *data.Y_dict.values()]
+    if not all(isinstance(v, torch.Tensor) for v in values):
+        yield from dataloader
+        return
+    step = max(EVAL_BATCH_SIZE, dataloader.batch_size or 1)
+    for start in range(0, len(data), step):
+        part = slice(start, start + step)
+        yield ({k: v[part] for k, v in data.X_dict.items()}, {k: v[part] for k, v in data.Y_dict.items()})
+
+
+@torch.inference_mode()
+def predict(
+    model: MultitaskClassifier,
+    dataloader: DictDataLoader,
+    *,
+    return_preds: bool = False,
+    remap_labels: Mapping[str, str | None] | None = None,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Return ``{"golds", "probs"[, "preds"]}``, each ``{label: array}``.
+
+    ``golds`` has shape ``(n,)``, ``probs`` ``(n, n_classes)`` (the task's
+    ``output_func`` of its logits), ``preds`` ``(n,)`` = argmax of probs.
+    ``remap_labels`` maps a label key to the task that predicts it (None: skip).
+    """
+    where = f"{dataloader.dataset.name!r} Y_dict"
+    label_tasks = model.label_tasks(dataloader.dataset.Y_dict, remap_labels, where=where)
+    task_names = list(dict.fromkeys(label_tasks.values()))
+    golds: dict[str, list[torch.Tensor]] = {label: [] for label in label_tasks}
+    probs: dict[str, list[torch.Tensor]] = {label: [] for label in label_tasks}
+    was_training = model.training
+    model.eval()
+    try:
+        for X_dict, Y_dict in eval_batches(dataloader):
+            outputs = model.forward(X_dict, task_names)
+            for label, task_name in label_tasks.items():
+                golds[label].append(Y_dict[label])
+                probs[label].append(model.tasks[task_name].output_func(outputs[task_name]).float())
+    finally:
+        model.train(was_training)
+    result = {
+        "golds": {k: torch.cat(v).cpu().numpy() for k, v in golds.items()},
+        "probs": {k: torch.cat(v).cpu().numpy() for k, v in probs.items()},
+    }
+    if return_preds:
+        result["preds"] = {k: v.argmax(axis=1) for k, v in result["probs"].items()}
+    return result
+
+
+def score(
+    model: MultitaskClassifier,
+    dataloaders: Sequence[DictDataLoader] | DictDataLoader,
+    *,
+    remap_labels: Mapping[str, str | None] | None = None,
+    as_dataframe: bool = False,
+) -> Any:
+    """Score every loader with its tasks' scorers: ``{"task/dataset/split/metric": value}``.
+
+    With ``as_dataframe=True``, a pandas DataFrame with columns label,
+    dataset, split, metric, score (a clear ImportError if pandas is missing).
+    """
+    pandas = _import_pandas() if as_dataframe else None
+    if isinstance(dataloaders, DictDataLoader):
+        dataloaders = [dataloaders]
+    metrics: dict[str, float] = {}
+    for loader in dataloaders:
+        results = predict(model, loader, return_preds=True, remap_labels=remap_labels)
+        data = loader.dataset
+        for label, task_name in model.label_tasks(data.Y_dict, remap_labels).items():
+            golds, preds, probs = results["golds"][label], results["preds"][label], results["probs"][label]
+            for metric, value in model.tasks[task_name].scorer.score(golds, preds, probs).items():
+                metrics[f"{label}/{data.name}/{data.split}/{metric}"] = value
+    if pandas is not None:
+        rows = [[*key.split("/"), value] for key, value in metrics.items()]
+        return pandas.DataFrame(rows, columns=["label", "dataset", "split", "metric", "score"])
+    return metrics
+
+
+def _import_pandas() -> Any:
+    try:
+        import pandas
+    except ImportError as error:
+        raise ImportError(
+            "score(as_dataframe=True) needs pandas, which is not installed. "
+            "Fix: pip install pandas, or call score() without as_dataframe."
+        ) from error
+    return pandas
