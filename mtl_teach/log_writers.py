@@ -21,12 +21,17 @@ class JsonWriter:
     """Write ``{"config": ..., "epochs": [{metric: value}, ...]}`` to ``log_dir/run_name.json``.
 
     The file is rewritten after every epoch, so it is complete even if
-    training is interrupted.
+    training is interrupted. An existing log is never overwritten: a second
+    run with the same name writes ``run_name_1.json`` and so on.
     """
 
     def __init__(self, log_dir: str | Path, run_name: str, config: dict[str, Any]) -> None:
+        Path(log_dir).mkdir(parents=True, exist_ok=True)
         self.path = Path(log_dir) / f"{run_name}.json"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        suffix = 0
+        while self.path.exists():
+            suffix += 1
+            self.path = Path(log_dir) / f"{run_name}_{suffix}.json"
         self._log: dict[str, Any] = {"config": config, "epochs": []}
 
     def write(self, epoch: int, metrics: dict[str, float]) -> None:
