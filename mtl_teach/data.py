@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, SequentialSampler
 
 from mtl_teach._errors import check_choice, fail, names
 
@@ -222,7 +222,10 @@ class DictDataLoader(DataLoader[Batch]):
 
     def _iter_tensors(self) -> Iterator[Batch]:
         data = self.dataset
-        contiguous = isinstance(self.sampler, SequentialSampler)
+        # Only torch's own BatchSampler over a SequentialSampler yields runs of
+        # consecutive indices; a custom batch_sampler may yield any indices.
+        batches = self.batch_sampler
+        contiguous = type(batches) is BatchSampler and isinstance(batches.sampler, SequentialSampler)
         for indices in self.batch_sampler:
             # A sequential batch is a slice (a view, no copy); a shuffled one
             # is gathered with a single index tensor per field.
