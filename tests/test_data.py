@@ -239,6 +239,28 @@ def test_fast_path_shuffled_matches_standard_dataloader_with_same_generator():
     assert sorted(seen.tolist()) == sorted(ds.Y_dict["t1"].tolist())
 
 
+def subset_sampler():
+    return torch.utils.data.SubsetRandomSampler([1, 4, 6, 7], generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize(
+    "make_kwargs",
+    [
+        lambda: {"batch_sampler": [[0, 5, 3], [4, 1], [7], [2, 6]]},  # custom batches, not runs of rows
+        lambda: {"sampler": [6, 2, 0, 1, 3], "batch_size": 2},  # a custom order
+        lambda: {"sampler": subset_sampler(), "batch_size": 3},
+    ],
+    ids=["batch_sampler", "sampler_list", "subset_random_sampler"],
+)
+def test_fast_path_matches_standard_dataloader_with_custom_samplers(make_kwargs):
+    ds = counting_dataset(8)
+    expected = standard_batches(ds, **make_kwargs())
+    CountingDataset.reads = 0
+    got = list(DictDataLoader(ds, **make_kwargs()))
+    assert CountingDataset.reads == 0
+    assert_same_batches(got, expected)
+
+
 def test_shuffled_fast_path_matches_standard_dataloader_on_the_global_rng():
     # Without a generator both paths draw from torch's global RNG; they must
     # consume it identically, so later random numbers match too.
