@@ -11,3 +11,8 @@ $BIN/ruff format --check .
 
 echo "== pytest: unit, conformance, plot, grading tests and nbval over the notebooks"
 $BIN/python -m pytest -n 2 --dist loadscope "$@"
+
+echo "== nbval: every notebook's committed outputs match a fresh run (notebooks/student/ excluded)"
+# One torch thread per kernel: on 2 cores, two kernels with 2 threads each only fight.
+OMP_NUM_THREADS=1 $BIN/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg \
+    -p no:randomly -n 2 --dist loadscope notebooks/0*.ipynb
