@@ -201,6 +201,14 @@ class MultitaskClassifier(nn.Module):
             # One reduction and one sync per task: the label range tells both
             # whether any -1 must be masked and whether a label is too big.
             low, high = (int(v) for v in torch.aminmax(Y)) if len(Y) else (-1, -1)
+            if low < -1:  # DictDataset rejects these, but a raw batch may not have gone through it
+                fail(
+                    f"Labels of task {task_name!r}",
+                    "must be class ids >= 0, or -1 for 'no label'",
+                    f"label {low}",
+                    "relabel the classes as 0, 1, ..., n_classes - 1 and mark unlabelled examples with -1.",
+                    raw=True,
+                )
             if high == -1:
                 continue  # nothing labelled for this task in this batch
             if low == -1:

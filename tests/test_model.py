@@ -273,6 +273,19 @@ def test_labels_outside_the_head_are_an_error_naming_the_task(model):
     assert "Fix: give the head 3 outputs, or relabel the classes" in text
 
 
+@pytest.mark.parametrize("labels", [[0, -2, 1], [0, -1, -2], [-100, 1, 0], [-1, -2, -1]])
+def test_negative_labels_other_than_minus_one_are_an_error_naming_the_task(model, labels):
+    # DictDataset rejects these; a batch handed straight to calculate_loss must too
+    # (torch would fail with "Target -2 is out of bounds", or silently skip -100).
+    X = torch.zeros(3, 2)
+    with pytest.raises(MTLConfigError) as info:
+        model.calculate_loss({"circle_data": X}, {"circle_task": torch.tensor(labels)})
+    text = str(info.value)
+    assert "Labels of task 'circle_task'" in text
+    assert f"got label {min(labels)}" in text
+    assert "-1" in text and "Fix:" in text
+
+
 def test_float64_inputs_are_a_clear_error(model):
     with pytest.raises(MTLConfigError) as info:
         model({"circle_data": torch.zeros(3, 2, dtype=torch.float64)}, ["circle_task"])
