@@ -12,6 +12,6 @@ import os
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-import torch  # noqa: E402
+import torch
 
 torch.set_num_threads(1)

@@ -15,8 +15,14 @@ from collections.abc import Sequence
 # name -> (module, one-line help). Add a line here to add a command.
 COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("mtl_teach.cli_info", "print versions and the device training would use"),
-    "release": ("mtl_teach.grading.release", "write student versions of source notebooks (solutions stubbed, hidden tests removed)"),
-    "grade": ("mtl_teach.grading.grade", "grade submitted notebooks: grades.csv, HTML feedback, Gradescope results.json"),
+    "release": (
+        "mtl_teach.grading.release",
+        "write student versions of source notebooks (solutions stubbed, hidden tests removed)",
+    ),
+    "grade": (
+        "mtl_teach.grading.grade",
+        "grade submitted notebooks: grades.csv, HTML feedback, Gradescope results.json",
+    ),
 }
 
 
