@@ -101,11 +101,14 @@ def assemble(source: Any, submission: Any) -> Assembly:
 
     Solution cells are matched by ``grade_id`` (the last copy wins when a
     student duplicated one); a deleted solution cell is simply absent, and
-    untagged or re-tagged student code runs after the cell that preceded it.
+    untagged, re-tagged or edited student code runs after the cell that
+    preceded it in the student's notebook.
     """
     notes: list[str] = []
     source_ids = {grade_id(c) for c in source.cells if grade_id(c)}
     solution_ids = {grade_id(c) for c in source.cells if is_solution(c) and grade_id(c)}
+    source_text = {grade_id(c): c.source for c in source.cells if grade_id(c)}
+    edited: list[str] = []
     answers: dict[str, str] = {}
     seen: dict[str, int] = {}
     extras: dict[str | None, list[str]] = {}
@@ -121,13 +124,23 @@ def assemble(source: Any, submission: Any) -> Assembly:
             answers[gid] = text
             anchor = gid
         elif gid in source_ids:
-            anchor = gid  # a locked or test cell: the source's copy runs instead
+            # A locked or test cell: the source's copy runs. If the student
+            # changed it (or re-tagged one of their own cells with its id),
+            # their code runs too, just before it, so no work is lost.
+            if text.strip() != release_source(source_text[gid]).strip():
+                extras.setdefault(anchor, []).append(text)
+                edited.append(gid)
+            anchor = gid
         elif text.strip():
             extras.setdefault(anchor, []).append(text)
     notes += [f"cell {gid!r} appears {n} times; the last copy was graded." for gid, n in seen.items() if n > 1]
     notes += [
         f"cell {gid!r} was deleted or lost its metadata; the code in your other cells ran instead."
         for gid in sorted(solution_ids - set(answers))
+    ]
+    notes += [
+        f"cell {gid!r} differs from the original, which was restored; your version ran just before it."
+        for gid in edited
     ]
     if any(extras.values()):
         notes.append(
