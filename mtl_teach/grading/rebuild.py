@@ -32,7 +32,9 @@ class RebuildError(Exception):
 def load_description(path: Path) -> dict[str, Any]:
     """Read a description file safely (size-capped, ``weights_only``)."""
     if not path.is_file():
-        raise RebuildError("the notebook stopped before this check saved its answers")
+        raise RebuildError(
+            "the grader could not collect your answers after this check: the notebook stopped, or its code interfered with the grader"
+        )
     if path.stat().st_size > MAX_FILE_BYTES:
         raise RebuildError(f"the answers take {path.stat().st_size} bytes, over the {MAX_FILE_BYTES}-byte limit")
     try:

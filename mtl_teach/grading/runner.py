@@ -23,12 +23,19 @@ from typing import Any
 
 import nbformat
 
+from mtl_teach.grading import export
 from mtl_teach.grading.cells import assemble, graded_cells
 from mtl_teach.grading.kernel import CellRun, Limits, run_cells
 from mtl_teach.grading.rebuild import MISSING, RebuildError, rebuild
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
-EXPORT = '__import__("mtl_teach.grading.export", fromlist=["export"]).export({path!r}, globals(), {names!r})'
+# Loaded afresh from its file, so patching the imported module changes nothing.
+EXPORT = """import importlib.util as _mtl_util
+_mtl_spec = _mtl_util.spec_from_file_location("_mtl_grader_export", {module!r})
+_mtl_export = _mtl_util.module_from_spec(_mtl_spec)
+_mtl_spec.loader.exec_module(_mtl_export)
+_mtl_export.export({path!r}, globals(), {names!r})
+del _mtl_util, _mtl_spec, _mtl_export"""
 
 
 @dataclass(frozen=True)
@@ -151,7 +158,9 @@ def grade_submission(job: Job) -> dict[str, Any]:
                     slots[gid] = len(sources) - 1
                     names = list(exercise.GRADED.get(gid, (None, ()))[1])
                     if names:
-                        sources.append(EXPORT.format(path=str(answers / f"{gid}.pt"), names=names))
+                        sources.append(
+                            EXPORT.format(module=export.__file__, path=str(answers / f"{gid}.pt"), names=names)
+                        )
                         labels.append("the grader's answer export")
             runs = run_cells(sources, work, private, job.limits)
             items = [
