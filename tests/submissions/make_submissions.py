@@ -1,0 +1,208 @@
+"""Regenerate the bad (and good) submissions in this folder from notebook 04's source.
+
+Run ``python tests/submissions/make_submissions.py`` after changing
+``notebooks/04_your_turn.ipynb``; ``expected.json`` holds what each one must
+score and why. Each file is a real notebook a student could have saved
+(except the two that are deliberately not notebooks at all).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+HERE = Path(__file__).parent
+SOURCE = HERE.parents[1] / "notebooks" / "04_your_turn.ipynb"
+HIDDEN = re.compile(r"^### BEGIN HIDDEN TESTS\n.*?^### END HIDDEN TESTS\n?", re.M | re.S)
+MARKER = re.compile(r"^### (BEGIN|END) SOLUTION\n?", re.M)
+
+MONKEYPATCH = """
+import mtl_teach.exercises._core as core
+import mtl_teach.exercises._your_turn_checks as checks
+import mtl_teach.grading.export as export
+from mtl_teach.exercises import your_turn as q
+
+for name in ("evaluate_dataloader", "evaluate_task", "evaluate_model", "evaluate_training"):
+    setattr(checks, name, lambda *answers: "all good")
+for question in (q.dataloader, q.task, q.model, q.training):
+    question.check = lambda *answers, _q=question: core.CheckResult(_q.name, core.CORRECT, "all good")
+core.CheckResult.passed = property(lambda self: True)
+export.export = lambda *args, **kwargs: None
+"""
+
+WRITE_OUTPUTS = """
+import json
+import os
+from pathlib import Path
+
+# Walk up the process tree to the grader's command line and find --out.
+pid, out = os.getppid(), None
+while pid > 1 and out is None:
+    args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\\0")
+    if b"--out" in args:
+        out = Path(os.fsdecode(args[args.index(b"--out") + 1]))
+    pid = int(Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[1])
+if out is not None:
+    fake = {"score": 100, "tests": [{"name": "check_training", "score": 100, "max_score": 3}]}
+    (out / "results" / "cheat_output_folder").mkdir(parents=True, exist_ok=True)
+    (out / "results" / "cheat_output_folder" / "results.json").write_text(json.dumps(fake))
+    (out / "grades.csv").write_text("student,total,max_score\\ncheat_output_folder,100,10\\n")
+    (out / "feedback").mkdir(exist_ok=True)
+    (out / "feedback" / "cheat_output_folder.html").write_text("<p>Score: 100 / 10</p>")
+    record = {"student": "cheat_output_folder", "total": 100, "max_score": 10, "sha256": "x", "items": []}
+    with open(out / ".mtl-grade" / "journal.jsonl", "a") as journal:
+        journal.write(json.dumps({"record": json.dumps(record), "sig": "0" * 64}) + "\\n")
+"""
+
+
+def solved() -> Any:
+    """The source with hidden tests removed and solution markers dropped: a perfect student."""
+    notebook = nbformat.read(SOURCE, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.source = MARKER.sub("", HIDDEN.sub("", cell.source)).strip("\n")
+            cell.outputs, cell.execution_count = [], None
+    notebook.metadata["mtl_teach"] = {"assignment": "04_your_turn"}
+    return notebook
+
+
+def stub() -> Any:
+    return nbformat.read(HERE.parents[1] / "notebooks" / "student" / "04_your_turn.ipynb", as_version=4)
+
+
+def cell(notebook: Any, gid: str) -> Any:
+    return next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
+
+
+def edit(gid: str, change: Callable[[str], str], base: Callable[[], Any] = solved) -> Callable[[], Any]:
+    def make() -> Any:
+        notebook = base()
+        target = cell(notebook, gid)
+        target.source = change(target.source)
+        return notebook
+
+    return make
+
+
+def with_stubs(*gids: str) -> Callable[[], Any]:
+    """The solved notebook with these solution cells left as the stub."""
+
+    def make() -> Any:
+        notebook, student = solved(), stub()
+        for gid in gids:
+            cell(notebook, gid).source = cell(student, gid).source
+        return notebook
+
+    return make
+
+
+def drop(*gids: str) -> Callable[[], Any]:
+    def make() -> Any:
+        notebook = solved()
+        notebook.cells = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in gids]
+        return notebook
+
+    return make
+
+
+def reordered() -> Any:
+    notebook = solved()
+    notebook.cells.reverse()
+    return notebook
+
+
+def duplicated() -> Any:
+    notebook = solved()
+    index = notebook.cells.index(cell(notebook, "inv_circle_task"))
+    notebook.cells.insert(index, copy.deepcopy(notebook.cells[index]))
+    first = notebook.cells[index]
+    first.id = "inv-circle-task-first-try"
+    first.source = first.source.replace("nn.Linear(4, 2)", "nn.Linear(4, 4)")  # an earlier, wrong try
+    return notebook
+
+
+def retagged() -> Any:
+    notebook = solved()
+    model = cell(notebook, "model")
+    model.metadata["nbgrader"] = {
+        "schema_version": 3,
+        "grade_id": "check_model",
+        "grade": True,
+        "points": 100,
+        "solution": False,
+        "locked": True,
+    }
+    for other in notebook.cells:  # and strip the metadata of the task cell, as copy-paste does
+        if other.metadata.get("nbgrader", {}).get("grade_id") == "inv_circle_task":
+            other.metadata = {}
+    return notebook
+
+
+def untagged() -> Any:
+    notebook = solved()
+    for c in notebook.cells:
+        c.metadata = {}
+    notebook.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3"}}
+    return notebook
+
+
+def append_to(gid: str, text: str, base: Callable[[], Any] = solved) -> Callable[[], Any]:
+    return edit(gid, lambda source: source + "\n" + text.strip("\n"), base)
+
+
+def prepend_to(gid: str, text: str, base: Callable[[], Any] = solved) -> Callable[[], Any]:
+    return edit(gid, lambda source: text.strip("\n") + "\n" + source, base)
+
+
+STUB_TAIL = ("inv_circle_task", "model", "training")
+MAKERS: dict[str, Callable[[], Any]] = {
+    "perfect": solved,
+    "stub": stub,
+    "raises": edit("model", lambda source: source.replace("inv_circle_task])", "inv_circle_task, 1 / 0])")),
+    "infinite_loop": prepend_to("training", "while True:\n    pass"),
+    "memory_hog": prepend_to("training", "blocks = []\nwhile True:\n    blocks.append(bytearray(2**26))"),
+    "os_exit": append_to("model", "import os\n\nos._exit(1)"),
+    "sys_exit": append_to("inv_dataloader", "sys.exit(0)"),
+    "deleted_checks": drop(
+        "given", "setup", "check_dataloader", "check_task", "check_model", "check_training", "tutorial_checks"
+    ),
+    "deleted_solution": drop("inv_circle_task"),
+    "reordered": reordered,
+    "duplicated": duplicated,
+    "retagged": retagged,
+    "untagged": untagged,
+    "cheat_monkeypatch": append_to("inv_dataloader", MONKEYPATCH, with_stubs(*STUB_TAIL)),
+    "cheat_print": append_to(
+        "inv_dataloader", 'print("Correct (task): all tests passed. Score: 10/10")', with_stubs(*STUB_TAIL)
+    ),
+    "cheat_edit_tests": edit(
+        "check_task", lambda _: "pass", edit("check_training", lambda _: 'print("passed")', with_stubs(*STUB_TAIL))
+    ),
+    "cheat_transformer": append_to(
+        "inv_dataloader",
+        'get_ipython().input_transformers_cleanup.append(lambda lines: ["pass\\n"])',
+        with_stubs(*STUB_TAIL),
+    ),
+    "cheat_custom_exc": append_to(
+        "inv_dataloader",
+        "get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)",
+        with_stubs(*STUB_TAIL),
+    ),
+    "cheat_output_folder": append_to("inv_dataloader", WRITE_OUTPUTS, with_stubs(*STUB_TAIL)),
+}
+
+
+def main() -> None:
+    for name, make in MAKERS.items():
+        nbformat.write(make(), HERE / f"{name}.ipynb")
+    (HERE / "invalid_json.ipynb").write_text('{"cells": [{"cell_type": "code", "source": "print(1)"\n')
+    (HERE / "empty.ipynb").write_text("")
+
+
+if __name__ == "__main__":
+    main()
