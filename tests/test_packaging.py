@@ -61,3 +61,15 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme and "make lab" in readme
     assert "make test" in ci
+
+
+def test_readme_python_snippet_runs_as_written() -> None:
+    # The README's "package in one screen" is what a newcomer copies first.
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    assert blocks, "the README has no ```python block"
+    namespace: dict = {}
+    exec(compile(blocks[0], "README.md", "exec"), namespace)
+    scores = namespace["model"].score(namespace["dataloaders"])
+    assert set(scores) >= {"circle_task/circleDataset/test/accuracy", "square_task/squareDataset/test/accuracy"}
+    assert min(scores.values()) > 0.85, scores
+    assert "circle_task/circleDataset/train/loss" in namespace["trainer"].history
