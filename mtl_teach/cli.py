@@ -51,4 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[name][0])
     command = argparse.ArgumentParser(prog=f"mtl-teach {name}", description=COMMANDS[name][1])
     module.add_arguments(command)
-    return int(module.run(command.parse_args(argv[1:])) or 0)
+    from mtl_teach._errors import MTLConfigError
+
+    try:
+        return int(module.run(command.parse_args(argv[1:])) or 0)
+    except MTLConfigError as error:  # a bad argument: say which and how to fix it, without a traceback
+        command.error(str(error))
