@@ -88,7 +88,7 @@ def gradescope(record: dict[str, Any]) -> dict[str, Any]:
     ]
     return {
         "score": record["total"],
-        "output": "\n".join(record["notes"]),
+        "output": "\n".join([*record["notes"], *record.get("errors", [])]),
         "tests": tests,
         "extra_data": {"assignment": record["assignment"], "sha256": record["sha256"]},
     }
