@@ -1,0 +1,338 @@
+"""The batch autograder and the release command, end to end through the real CLI.
+
+Every committed submission in ``tests/submissions/`` (real notebooks a
+student could hand in, from ``make_submissions.py``) is graded ONCE for this
+module, in real kernels, two at a time; each test then reads what the grader
+wrote: ``grades.csv``, ``feedback/<student>.html`` and the Gradescope
+``results/<student>/results.json``, against ``expected.json``. The grading
+tests stay in this one module so that ``pytest -n 2 --dist loadscope`` keeps
+them on one worker.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import pytest
+
+from mtl_teach.cli import main as cli
+from mtl_teach.grading.cells import STUB
+from mtl_teach.grading.release import released_text
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBMISSIONS = ROOT / "tests" / "submissions"
+EXPECTED = {k: v for k, v in json.loads((SUBMISSIONS / "expected.json").read_text()).items() if not k.startswith("_")}
+SOURCE = ROOT / "notebooks" / "04_your_turn.ipynb"
+STUDENT = ROOT / "notebooks" / "student" / "04_your_turn.ipynb"
+ITEMS = ["check_dataloader", "check_task", "check_model", "check_training"]
+POINTS = {"check_dataloader": 2, "check_task": 3, "check_model": 2, "check_training": 3}
+LABELS = {"passed": "passed", "failed": "incorrect", "not_attempted": "not attempted", "error": "did not run"}
+# Short limits keep the module fast: the solution's slowest cell takes about 1 s.
+LIMITS = ["--timeout", "15", "--memory-mb", "1536"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def _grade(*args: object, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "mtl_teach", "grade", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=timeout, cwd=ROOT)
+
+
+def _results(out: Path, student: str) -> dict:
+    return json.loads((out / "results" / student / "results.json").read_text())
+
+
+def _rows(out: Path) -> list[dict[str, str]]:
+    with open(out / "grades.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _journal_lines(out: Path) -> list[str]:
+    return (out / ".mtl-grade" / "journal.jsonl").read_text().splitlines()
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """Grade every committed submission once: the real CLI, real kernels, ``--jobs 2``."""
+    before = _hashes(SUBMISSIONS)
+    out = tmp_path_factory.mktemp("batch") / "grades"
+    paths = sorted(SUBMISSIONS.glob("*.ipynb"))
+    started = time.monotonic()
+    done = _grade(*paths, "--out", out, "--jobs", "2", *LIMITS)
+    return SimpleNamespace(
+        out=out, done=done, before=before, seconds=time.monotonic() - started, students=[p.stem for p in paths]
+    )
+
+
+def test_every_case_of_the_issue_has_a_committed_submission():
+    cases = {
+        "raises",
+        "infinite_loop",
+        "memory_hog",
+        "os_exit",
+        "sys_exit",
+        "invalid_json",
+        "empty",
+        "deleted_checks",
+        "deleted_solution",
+        "reordered",
+        "duplicated",
+        "retagged",
+        "cheat_monkeypatch",
+        "cheat_print",
+        "cheat_edit_tests",
+        "cheat_output_folder",
+    }
+    assert cases <= set(EXPECTED)
+    assert {p.stem for p in SUBMISSIONS.glob("*.ipynb")} == set(EXPECTED)
+
+
+def test_the_batch_finishes_and_reports_each_submission(batch):
+    assert batch.done.returncode == 0, batch.done.stderr[-3000:]
+    for student in batch.students:
+        assert re.search(rf"^{student}: \d+/10$", batch.done.stdout, re.M), batch.done.stdout
+    assert f"graded {len(batch.students)}, skipped 0 already graded" in batch.done.stdout
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_each_submission_gets_exactly_its_expected_grade(batch, student):
+    expected = EXPECTED[student]
+    results = _results(batch.out, student)
+    assert results["score"] == expected["total"], results
+    assert [t["name"] for t in results["tests"]] == ITEMS
+    for test in results["tests"]:
+        points, status, phrase = expected["items"][test["name"]]
+        assert (test["score"], test["max_score"]) == (points, POINTS[test["name"]]), test
+        assert test["output"].startswith(f"{LABELS[status]}: "), test
+        assert phrase in test["output"], test
+        assert test["visibility"] == "visible"
+    assert results["extra_data"]["assignment"] == "04_your_turn"
+    for note in expected.get("notes", []):
+        assert note in results["output"], f"{note!r} not in the Gradescope output {results['output']!r}"
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_feedback_shows_each_item_its_points_and_its_reason(batch, student):
+    expected, results = EXPECTED[student], _results(batch.out, student)
+    page = (batch.out / "feedback" / f"{student}.html").read_text()
+    assert f"Score: {expected['total']} / 10" in page
+    for test in results["tests"]:
+        message = test["output"].split(": ", 1)[1]
+        row = f"<td><code>{test['name']}</code></td><td>{test['score']} / {test['max_score']}</td>"
+        assert row in page
+        assert html.escape(message) in page
+    for note in expected.get("notes", []):
+        assert html.escape(note) in page
+
+
+def test_grades_csv_has_one_row_per_student_and_one_column_per_item(batch):
+    header = (batch.out / "grades.csv").read_text().splitlines()[0]
+    assert header == "student,total,max_score," + ",".join(ITEMS)
+    rows = _rows(batch.out)
+    assert [r["student"] for r in rows] == sorted(EXPECTED)
+    for row in rows:
+        expected = EXPECTED[row["student"]]
+        assert int(row["total"]) == expected["total"] and row["max_score"] == "10"
+        assert [int(row[i]) for i in ITEMS] == [expected["items"][i][0] for i in ITEMS]
+
+
+def test_submissions_are_never_modified(batch):
+    assert _hashes(SUBMISSIONS) == batch.before
+
+
+def test_a_submission_writing_into_the_output_folder_changes_no_grade(batch):
+    # The cheat really ran: its forged journal line is there, unsigned...
+    assert any('"sig": "' + "0" * 64 in line for line in _journal_lines(batch.out))
+    # ...and every file it wrote was rebuilt from the grader's own records.
+    assert _results(batch.out, "cheat_output_folder")["score"] == 2
+    assert "Score: 2 / 10" in (batch.out / "feedback" / "cheat_output_folder.html").read_text()
+    row = next(r for r in _rows(batch.out) if r["student"] == "cheat_output_folder")
+    assert row["total"] == "2" and row["check_training"] == "0"
+
+
+def test_resume_regrades_nothing_already_graded(batch, tmp_path):
+    out = tmp_path / "grades"
+    shutil.copytree(batch.out, out)
+    lines = _journal_lines(out)
+    done = _grade(*sorted(SUBMISSIONS.glob("*.ipynb")), "--out", out, "--resume", "--jobs", "2", *LIMITS)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"graded 0, skipped {len(EXPECTED)} already graded" in done.stdout
+    assert _journal_lines(out) == lines
+    assert (out / "grades.csv").read_text() == (batch.out / "grades.csv").read_text()
+
+
+def test_resume_continues_an_interrupted_batch(tmp_path):
+    folder, out = tmp_path / "in", tmp_path / "grades"
+    folder.mkdir()
+    for stem, name in (("a_first", "empty"), ("b_second", "stub"), ("c_third", "invalid_json")):
+        shutil.copy(SUBMISSIONS / f"{name}.ipynb", folder / f"{stem}.ipynb")
+    paths = sorted(folder.glob("*.ipynb"))
+    command = [sys.executable, "-m", "mtl_teach", "grade", *map(str, paths), "--out", str(out), "--jobs", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=ENV, start_new_session=True)
+    first = process.stdout.readline()
+    os.killpg(process.pid, signal.SIGKILL)  # interrupted while the second submission is being graded
+    process.wait()
+    process.stdout.close()
+    assert first == "a_first: 0/10\n"
+    assert [json.loads(json.loads(line)["record"])["student"] for line in _journal_lines(out)] == ["a_first"]
+    done = _grade(*paths, "--out", out, "--resume", "--jobs", "1", *LIMITS)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "a_first" not in done.stdout.split("graded ")[0]
+    assert "graded 2, skipped 1 already graded" in done.stdout
+    records = [json.loads(json.loads(line)["record"])["student"] for line in _journal_lines(out)]
+    assert sorted(records) == ["a_first", "b_second", "c_third"]
+    assert [r["student"] for r in _rows(out)] == ["a_first", "b_second", "c_third"]
+    assert _results(out, "b_second")["tests"][0]["output"].startswith("not attempted: inv_dataloader is still None")
+
+
+def test_assignment_comes_from_the_metadata_unless_named(tmp_path, capsys):
+    untagged = SUBMISSIONS / "untagged.ipynb"  # no metadata at all: the grader cannot tell the assignment
+    with pytest.raises(SystemExit) as exit_:
+        cli(["grade", str(untagged), "--out", str(tmp_path / "a")])
+    assert exit_.value.code == 2
+    assert "grade --assignment is needed: no submission names a known assignment" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
+    done = _grade(untagged, "--out", tmp_path / "b", "--assignment", "04_your_turn", "--jobs", "1", *LIMITS)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = _results(tmp_path / "b", "untagged")
+    assert results["score"] == 10 and results["extra_data"]["assignment"] == "04_your_turn"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope.ipynb"], "grade SUBMISSION must be an existing file; got 'nope.ipynb'. Fix: check the path."),
+        ([str(SUBMISSIONS / "stub.ipynb"), "--jobs", "0"], "grade --jobs must be > 0; got 0"),
+        ([str(SUBMISSIONS / "stub.ipynb"), "--timeout", "-1"], "grade --timeout must be > 0; got -1.0. Fix: pass e.g."),
+        ([str(SUBMISSIONS / "stub.ipynb"), "--memory-mb", "0"], "grade --memory-mb must be > 0; got 0"),
+        ([str(SUBMISSIONS / "stub.ipynb"), "--assignment", "05_x"], "--assignment must name a known assignment"),
+        (
+            [str(SUBMISSIONS / "stub.ipynb"), "--assignment", "04_your_turn", "--source", "nope.ipynb"],
+            "--source must be the assignment's source notebook; got 'nope.ipynb'",
+        ),
+        (["--jobs", "two", str(SUBMISSIONS / "stub.ipynb")], "argument --jobs: invalid int value: 'two'"),
+    ],
+    ids=["missing-file", "jobs", "timeout", "memory", "assignment", "source", "not-a-number"],
+)
+def test_bad_grade_arguments_fail_clearly_and_write_nothing(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_:
+        cli(["grade", *args, "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_duplicate_student_names_are_refused(tmp_path, capsys):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(SUBMISSIONS / "stub.ipynb", tmp_path / folder / "ana.ipynb")
+    with pytest.raises(SystemExit):
+        cli(
+            [
+                "grade",
+                str(tmp_path / "a" / "ana.ipynb"),
+                str(tmp_path / "b" / "ana.ipynb"),
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+    assert "file stems name the students, so they must be unique; got ['ana']" in capsys.readouterr().err
+
+
+def test_an_existing_batch_is_never_overwritten_without_resume(batch, capsys):
+    before = _hashes(batch.out)
+    with pytest.raises(SystemExit) as exit_:
+        cli(["grade", str(SUBMISSIONS / "stub.ipynb"), "--out", str(batch.out)])
+    assert exit_.value.code == 2
+    assert "grade --out already holds grades, which a new run would overwrite" in capsys.readouterr().err
+    assert _hashes(batch.out) == before
+
+
+# --- release: one source, two versions ------------------------------------------------------------------
+
+
+def test_the_committed_student_copies_match_a_fresh_release():
+    copies = sorted((ROOT / "notebooks" / "student").glob("*.ipynb"))
+    assert copies, "no committed student copies"
+    for copy in copies:
+        source = ROOT / "notebooks" / copy.name
+        assert source.is_file(), f"{copy} has no source notebook"
+        assert copy.read_text(encoding="utf-8") == released_text(source), (
+            f"{copy} drifted from its source: run python -m mtl_teach release {source.relative_to(ROOT)} "
+            "--out notebooks/student"
+        )
+
+
+def test_release_stubs_solutions_drops_hidden_tests_and_outputs_and_stamps_the_assignment(tmp_path, capsys):
+    assert cli(["release", str(SOURCE), "--out", str(tmp_path), "--assignment", "hw4"]) == 0
+    assert f"wrote {tmp_path / SOURCE.name}" in capsys.readouterr().out
+    student = nbformat.read(tmp_path / SOURCE.name, as_version=4)
+    source = nbformat.read(SOURCE, as_version=4)
+    assert student.metadata["mtl_teach"] == {"assignment": "hw4"}
+    assert [c.metadata["nbgrader"] for c in student.cells] == [c.metadata["nbgrader"] for c in source.cells]
+    assert not any("execution" in c.metadata for c in student.cells)
+    for cell, original in zip(student.cells, source.cells, strict=True):
+        assert "### BEGIN" not in cell.source and "### END" not in cell.source
+        if cell.cell_type != "code":
+            assert cell.source == original.source
+            continue
+        assert cell.outputs == [] and cell.execution_count is None
+        meta = cell.metadata["nbgrader"]
+        if meta["solution"]:
+            assert STUB in cell.source and "Task(" not in cell.source and "fit(" not in cell.source
+        if "### BEGIN HIDDEN TESTS" in original.source:
+            assert "assert" not in cell.source and cell.source.startswith("q.")
+    assert any(c.outputs for c in source.cells if c.cell_type == "code")  # the source's outputs were cleared
+
+
+def test_release_never_overwrites_the_source_or_someones_work(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli(["release", str(SOURCE), "--out", str(SOURCE.parent)])
+    assert "release --out must differ from the source's folder" in capsys.readouterr().err
+    worked = tmp_path / SOURCE.name
+    shutil.copy(SOURCE, worked)  # a notebook with outputs: someone ran it
+    assert cli(["release", str(SOURCE), "--out", str(tmp_path)]) == 1
+    assert "it has outputs, so it may be someone's work" in capsys.readouterr().err
+    assert worked.read_bytes() == SOURCE.read_bytes()
+
+
+def test_the_source_carries_nbgrader_schema_3_metadata():
+    notebook = nbformat.read(SOURCE, as_version=4)
+    ids = []
+    for cell in notebook.cells:
+        meta = cell.metadata["nbgrader"]
+        assert meta["schema_version"] == 3
+        assert re.fullmatch(r"[a-zA-Z0-9_\-]+", meta["grade_id"])
+        assert all(isinstance(meta[k], bool) for k in ("grade", "solution", "locked"))
+        ids.append(meta["grade_id"])
+        solution = "### BEGIN SOLUTION" in cell.source
+        assert meta["solution"] == solution and solution == ("### END SOLUTION" in cell.source)
+        if meta["solution"]:
+            assert cell.cell_type == "code" and not meta["locked"] and not meta["grade"]
+        else:
+            assert meta["locked"]
+        if meta["grade"]:
+            assert isinstance(meta["points"], int | float) and meta["points"] > 0
+            assert "### BEGIN HIDDEN TESTS" in cell.source and "### END HIDDEN TESTS" in cell.source
+        else:
+            assert "points" not in meta and "HIDDEN TESTS" not in cell.source
+    assert len(ids) == len(set(ids)), "grade_ids must be unique"
+    graded = {m["grade_id"]: m["points"] for m in (c.metadata["nbgrader"] for c in notebook.cells) if m["grade"]}
+    assert graded == POINTS
