@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Opens on notebooks/, showing its start page, notebooks/README.md (tests/e2e runs these arguments).
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks notebooks/README.md
 
 test: $(STAMP)
 	bash scripts/test.sh
