@@ -5,14 +5,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 
+echo "== chromium (Debian's) for the browser tests in tests/e2e"
+if ! command -v chromium >/dev/null; then
+    SUDO=""; if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
+    $SUDO apt-get update && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+    command -v chromium >/dev/null || { echo "chromium could not be installed: the browser tests need it" >&2; exit 1; }
+fi
+
 echo "== ruff (lint + format, notebooks included)"
 $BIN/ruff check .
 $BIN/ruff format --check .
 
-echo "== pytest: unit, conformance, plot, grading tests and nbval over the notebooks"
-$BIN/python -m pytest -n 2 --dist loadscope "$@"
+echo "== pytest: unit, conformance, plot and grading tests (tests/e2e runs last, on its own)"
+$BIN/python -m pytest -n 2 --dist loadscope --ignore=tests/e2e "$@"
 
 echo "== nbval: every notebook's committed outputs match a fresh run (notebooks/student/ excluded)"
 # One torch thread per kernel: on 2 cores, two kernels with 2 threads each only fight.
 OMP_NUM_THREADS=1 $BIN/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg \
     -p no:randomly -n 2 --dist loadscope notebooks/0*.ipynb
+
+echo "== browser: every notebook run through JupyterLab's UI in headless Chromium (tests/e2e)"
+OMP_NUM_THREADS=1 $BIN/python -m pytest -p no:randomly tests/e2e
