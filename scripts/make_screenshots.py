@@ -1,0 +1,100 @@
+"""Make the README's pictures of the kit in JupyterLab (run: .venv/bin/python scripts/make_screenshots.py).
+
+Uses the end-to-end tests' machinery (tests/e2e): JupyterLab started as
+``make lab`` starts it, over a temporary copy of ``notebooks/``, and Debian's
+headless Chromium through Playwright. Writes
+
+- ``docs/images/jupyterlab.png``: notebook 03 open at its first
+  decision-boundary figure (the committed outputs, as a student first sees them);
+- ``docs/images/self_check.png``: the student copy of notebook 04 after
+  Run All Cells stopped at the first stub and its self-check was run.
+
+Each PNG is reduced to a 256-colour palette, which keeps it well under 300 KB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+
+from catalog import SOURCE, load_plan  # noqa: E402
+from labserver import JupyterLab, launch_chromium  # noqa: E402
+from notebook_ui import NOTEBOOK, open_notebook, run_all_cells, run_cell  # noqa: E402
+from PIL import Image  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+VIEWPORT = {"width": 1280, "height": 800}
+BOUNDARY_NOTEBOOK = "03_decision_boundaries.ipynb"
+STUDENT_NOTEBOOK = "student/04_your_turn.ipynb"
+MAX_BYTES = 300_000
+
+
+def _save(page, path: Path) -> None:
+    """Screenshot the window into ``path`` as a palette PNG; fail if it is too big for the README."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path))
+    Image.open(path).convert("RGB").quantize(colors=256).save(path, optimize=True)
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise SystemExit(f"{path} is {size} bytes, over {MAX_BYTES}")
+    print(f"wrote {path.relative_to(REPO)} ({size // 1000} KB)")
+
+
+def _scroll_to(page, index: int) -> None:
+    page.locator(f"{NOTEBOOK} .jp-Cell").nth(index).evaluate("(el) => el.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)  # let the scroll settle before the screenshot
+
+
+def boundary_picture(lab: JupyterLab, browser, root: Path, out: Path) -> None:
+    """Notebook 03, scrolled to its first decision-boundary figure."""
+    plan = load_plan(root / BOUNDARY_NOTEBOOK)
+    page = browser.new_page(viewport=VIEWPORT)
+    open_notebook(page, lab.url(f"lab/tree/{BOUNDARY_NOTEBOOK}?reset"), plan.n_cells)
+    # The markdown cell before the figure says what it shows; start there.
+    _scroll_to(page, plan.boundaries[0] - 1)
+    _save(page, out / "jupyterlab.png")
+    page.close()
+
+
+def self_check_picture(lab: JupyterLab, browser, root: Path, out: Path) -> None:
+    """The student copy of 04: Run All stops at the first stub; its self-check says 'Not attempted'."""
+    plan = load_plan(root / STUDENT_NOTEBOOK)
+    page = browser.new_page(viewport=VIEWPORT)
+    open_notebook(page, lab.url(f"lab/tree/{STUDENT_NOTEBOOK}?reset"), plan.n_cells)
+    run_all_cells(page)
+    check = next(i for i in plan.self_checks if i > plan.stubs[0])
+    run_cell(page, check)
+    _scroll_to(page, plan.stubs[0] - 1)
+    _save(page, out / "self_check.png")
+    page.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "images", help="folder for the PNGs")
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    with tempfile.TemporaryDirectory(prefix="mtl-teach-screenshots-") as tmp:
+        root = Path(tmp) / "lab" / "notebooks"
+        shutil.copytree(SOURCE, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        home = Path(tmp) / "home"
+        home.mkdir()
+        with JupyterLab(root.parent, home) as lab, sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            try:
+                boundary_picture(lab, browser, root, args.out)
+                self_check_picture(lab, browser, root, args.out)
+            finally:
+                browser.close()
+                lab.shutdown_kernels()
+
+
+if __name__ == "__main__":
+    main()
