@@ -64,12 +64,14 @@ def _shot_name(rel: str, suffix: str) -> Path:
 
 
 def _errors(cells: list[Cell], expected: tuple[int, ...], stubs: tuple[int, ...] = ()) -> list[str]:
-    """Stderr/error outputs a student should not see: anything outside ``expected`` cells,
-    and in a stub cell anything but its NotImplementedError."""
+    """Error outputs (tracebacks, "SomeError: ...") a student should not see: any outside the
+    ``expected`` cells, and in a stub cell any but its own NotImplementedError. Warnings are allowed."""
     found = []
     for i, cell in enumerate(cells):
         for text in cell.stderr():
-            if i in expected or (i in stubs and text.strip().splitlines()[-1].startswith("NotImplementedError")):
+            if not ERROR_TEXT.search(text) or i in expected:
+                continue
+            if i in stubs and text.strip().splitlines()[-1].startswith("NotImplementedError"):
                 continue
             found.append(f"cell {i} [{cell.execution_count}]:\n{text[-1500:]}")
     return found
@@ -113,17 +115,20 @@ def test_notebook_runs_clean_in_jupyterlab(rel: str, lab: JupyterLab, lab_root: 
     for i in plan.self_checks:
         screenshot_cell(page, i, _shot_name(rel, f"cell{i}-self-check"))
 
-    errors = _errors(cells, plan.raises, plan.stubs if student else ())
-    assert not errors, f"{rel}: error output in the browser:\n" + "\n\n".join(errors)
+    problems = [f"error output:\n{error}" for error in _errors(cells, plan.raises, plan.stubs if student else ())]
     not_run = [i for i in plan.code if i <= last and cells[i].execution_count is None]
-    assert not not_run, f"{rel}: code cells {not_run} have no execution count after running"
-
+    if not_run:
+        problems.append(f"code cells {not_run} have no execution count after running")
     small = _small_images(cells)
-    assert not small, f"{rel}: images not rendered at a real size (>= {MIN_FIGURE_PX} px): {small}"
+    if small:
+        problems.append(f"images not rendered at a real size (>= {MIN_FIGURE_PX} px): {small}")
     missing = {i: (len(cells[i].images), n) for i, n in plan.figures.items() if len(cells[i].images) < n}
-    assert not missing, f"{rel}: cells show fewer figures than committed ({{cell: (shown, committed)}}): {missing}"
+    if missing:
+        problems.append(f"cells show fewer figures than committed ({{cell: (shown, committed)}}): {missing}")
     no_boundary = [i for i in plan.boundaries if not cells[i].images]
-    assert not no_boundary, f"{rel}: decision-boundary cells {no_boundary} show no <img>"
+    if no_boundary:
+        problems.append(f"decision-boundary cells {no_boundary} show no image")
+    assert not problems, f"{rel} in JupyterLab (screenshots in {ARTIFACTS}):\n" + "\n\n".join(problems)
 
     if student:
         feedback = {i: cells[i].text for i in plan.self_checks}
