@@ -224,6 +224,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for worker in workers:
             worker.close()
-    write_outputs(out, journal.records(), list(items))  # every file again, from the journal
+    journal.restore()  # every kernel is gone now: drop anything a submission wrote into the journal
+    if journal.tampered:
+        print("note: lines not written by the grader were removed from the journal", file=sys.stderr)
+    write_outputs(out, journal.records(), list(items))  # every file again, from the grader's own records
     print(f"graded {len(jobs)}, skipped {skipped} already graded; wrote {out / 'grades.csv'}")
     return 0

@@ -31,7 +31,13 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 class Journal:
-    """Append-only record of graded submissions in ``out/.mtl-grade/journal.jsonl``."""
+    """Append-only record of graded submissions in ``out/.mtl-grade/journal.jsonl``.
+
+    The validly signed lines are read once and kept in memory; that copy is
+    the truth. A student's code runs as the same user and can read the key, so
+    before each append (and by :meth:`restore` at the end of a batch) the file
+    is put back to exactly what this process wrote, dropping anything else.
+    """
 
     def __init__(self, out: Path) -> None:
         self.folder = out / STATE
@@ -43,34 +49,58 @@ class Journal:
                 handle.write(secrets.token_hex(32))
         self.key = key_file.read_text().strip().encode()
         self.path = self.folder / "journal.jsonl"
+        self._lines = [line for line in self._read().splitlines() if self._record(line) is not None]
+        self.tampered = False  # set once foreign lines have been removed
 
     def __repr__(self) -> str:
-        return f"Journal({str(self.path)!r})"
+        return f"Journal({str(self.path)!r}, {len(self._lines)} records)"
+
+    def _read(self) -> str:
+        try:
+            return self.path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
 
     def _sign(self, payload: str) -> str:
         return hmac.new(self.key, payload.encode(), hashlib.sha256).hexdigest()
 
+    def _record(self, line: str) -> dict[str, Any] | None:
+        try:
+            entry = json.loads(line)
+            payload = entry["record"]
+            if hmac.compare_digest(self._sign(payload), str(entry["sig"])):
+                record = json.loads(payload)
+                return record if isinstance(record, dict) and "student" in record else None
+        except (ValueError, KeyError, TypeError):
+            pass  # a torn or foreign line
+        return None
+
+    def restore(self) -> bool:
+        """Put the file back to exactly the lines this process knows; True if it had been changed."""
+        expected = "".join(f"{line}\n" for line in self._lines)
+        if self._read() == expected:
+            return False
+        _atomic_write(self.path, expected)
+        self.tampered = True
+        return True
+
     def append(self, record: dict[str, Any]) -> None:
         payload = json.dumps(record, sort_keys=True)
+        line = json.dumps({"record": payload, "sig": self._sign(payload)})
+        self.restore()
         with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"record": payload, "sig": self._sign(payload)}) + "\n")
+            handle.write(line + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+        self._lines.append(line)
 
     def records(self) -> dict[str, dict[str, Any]]:
-        """The latest validly signed record of each student."""
+        """The latest record of each student, from the lines this process trusts."""
         latest: dict[str, dict[str, Any]] = {}
-        if not self.path.exists():
-            return latest
-        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                entry = json.loads(line)
-                payload = entry["record"]
-                if hmac.compare_digest(self._sign(payload), str(entry["sig"])):
-                    record = json.loads(payload)
-                    latest[record["student"]] = record
-            except (ValueError, KeyError, TypeError):
-                continue  # a torn or foreign line
+        for line in self._lines:
+            record = self._record(line)
+            if record is not None:
+                latest[record["student"]] = record
         return latest
 
 
