@@ -75,6 +75,7 @@ def batch(tmp_path_factory):
     paths = sorted(SUBMISSIONS.glob("*.ipynb"))
     started = time.monotonic()
     done = _grade(*paths, "--out", out, "--jobs", "2", *LIMITS)
+    time.sleep(2)  # cheat_daemon's daemon strikes once the grader exits, if it is still alive
     return SimpleNamespace(
         out=out, done=done, before=before, seconds=time.monotonic() - started, students=[p.stem for p in paths]
     )
@@ -98,6 +99,7 @@ def test_every_case_of_the_issue_has_a_committed_submission():
         "cheat_print",
         "cheat_edit_tests",
         "cheat_output_folder",
+        "cheat_daemon",
     }
     assert cases <= set(EXPECTED)
     assert {p.stem for p in SUBMISSIONS.glob("*.ipynb")} == set(EXPECTED)
@@ -157,13 +159,20 @@ def test_submissions_are_never_modified(batch):
 
 
 def test_a_submission_writing_into_the_output_folder_changes_no_grade(batch):
-    # The cheat really ran: its forged journal line is there, unsigned...
-    assert any('"sig": "' + "0" * 64 in line for line in _journal_lines(batch.out))
-    # ...and every file it wrote was rebuilt from the grader's own records.
+    # The cheats really ran: the grader found their lines in its journal and removed them...
+    assert "lines not written by the grader were removed from the journal" in batch.done.stderr
+    assert not any('"sig": "' + "0" * 64 in line for line in _journal_lines(batch.out))
+    # ...and every file they wrote was rebuilt from the grader's own records.
     assert _results(batch.out, "cheat_output_folder")["score"] == 2
     assert "Score: 2 / 10" in (batch.out / "feedback" / "cheat_output_folder.html").read_text()
     row = next(r for r in _rows(batch.out) if r["student"] == "cheat_output_folder")
     assert row["total"] == "2" and row["check_training"] == "0"
+
+
+def test_the_journal_holds_only_the_graders_own_records(batch):
+    # cheat_daemon read the key and appended validly signed 10/10 records for everyone.
+    students = [json.loads(json.loads(line)["record"])["student"] for line in _journal_lines(batch.out)]
+    assert sorted(students) == sorted(EXPECTED)
 
 
 def test_resume_regrades_nothing_already_graded(batch, tmp_path):

