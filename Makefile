@@ -7,10 +7,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: lab test install lint format notebooks clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/jupyterlab_overrides.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	# JupyterLab shows Markdown files rendered (the start page), not as source.
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp scripts/jupyterlab_overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
 install: $(STAMP)

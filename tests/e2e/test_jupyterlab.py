@@ -51,6 +51,12 @@ def test_make_lab_opens_the_start_page(lab: JupyterLab, lab_root: Path, page: An
     tab = current_tab(page)
     page.screenshot(path=str(_shot_name("start_page", "lab")))
     assert tab["title"] == Path(start_page).name, f"the front tab is {tab['title']!r}, not the start page {start_page}"
+    # Rendered (scripts/jupyterlab_overrides.json, installed by make), not Markdown source in an editor.
+    heading = page.locator("#jp-main-dock-panel .jp-RenderedMarkdown h1")
+    assert heading.count() >= 1, (
+        "the start page is shown as Markdown source, not rendered: is the overrides file installed?"
+    )
+    assert "#" not in heading.first.inner_text(), heading.first.inner_text()
     missing = [word for word in START_PAGE_WORDS if word not in tab["text"]]
     assert not missing, f"the start page does not show {missing}:\n{tab['text'][:2000]}"
     listed = page.locator(".jp-DirListing-item .jp-DirListing-itemText").all_inner_texts()
