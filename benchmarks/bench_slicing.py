@@ -43,7 +43,7 @@ def run(seed: int) -> tuple[dict[str, dict[str, float]], float, float]:
         )
         for split, X, Y in (("train", X_train, Y_train), ("test", X_test, Y_test))
     }
-    trainer = Trainer(progress_bar=False, n_epochs=20, lr=0.02, lr_scheduler="linear", seed=seed, detect_stalls=False)
+    trainer = Trainer(progress_bar=False, n_epochs=20, lr=0.02, lr_scheduler="linear", seed=seed)
     set_seed(seed)
     pool = nn.ModuleDict({"trunk": trunk(), "head": nn.Linear(HIDDEN, 2)})
     ops = [Operation("trunk", [("_input_", "circle_data")]), Operation("head", ["trunk"])]

@@ -4,7 +4,9 @@ A task has *stalled* when its training accuracy is no better than always
 answering the majority class (within ``MAJORITY_MARGIN``). The usual cause
 on the toy tasks is that the trunk units feeding the head output zero for
 all of the task's inputs ("dead ReLUs"), so the head has nothing to work
-with and learns only its bias, i.e. the majority class.
+with and learns only its bias, i.e. the majority class. On a task whose
+majority class holds ``RARE_CLASS_SHARE`` or more of the labels, answering it
+is also how a healthy head starts, so there only dead features count.
 
 Every head starts near the majority class, so the Trainer checks only from
 epoch ``CHECK_FROM_EPOCH`` on (or at the last epoch of a shorter run). Over
@@ -28,6 +30,9 @@ if TYPE_CHECKING:
     from mtl_teach.model import MultitaskClassifier
 
 MAJORITY_MARGIN = 0.02  # stalled: train accuracy <= majority-class rate + this
+# On a task this imbalanced (e.g. a 2% slice indicator), answering the majority
+# class is also how a healthy head starts, so only dead features make it a stall.
+RARE_CLASS_SHARE = 0.9
 CHECK_FROM_EPOCH = 5
 
 
@@ -101,6 +106,8 @@ def find_stalls(model: MultitaskClassifier, loaders: list[DictDataLoader]) -> li
                 model.eval()
                 dead, units = _feature_units(model, task, loader.dataset.X_dict)
                 model.train(was_training)
+                if share >= RARE_CLASS_SHARE and not (units and 2 * dead >= units):
+                    continue
                 stalls.append(Stall(task, loader.dataset.name, accuracy, majority, float(share), dead, units))
     return stalls
 

@@ -630,3 +630,24 @@ def test_training_loss_matches_manual_cross_entropy_of_a_batch():
         out = model(X, list(TWO))
     expected = sum(F.cross_entropy(out[k], Y[k]).item() for k in TWO)
     assert sum(v.item() for v in loss_dict.values()) == pytest.approx(expected, rel=1e-6)
+
+
+def test_find_stalls_ignores_a_rare_class_task_whose_features_are_alive():
+    # A 2%-positive task (e.g. a slice indicator) answers the majority class for
+    # its first epochs while it is still learning: accuracy 0.98 is then both
+    # "the majority rate" and a healthy start. With live features, no stall.
+    X = torch.rand(500, 2) * 2 - 1
+    Y = torch.zeros(500, dtype=torch.long)
+    Y[:10] = 1
+    loader = DictDataLoader(DictDataset("rareDataset", "train", {"circle_data": X}, {"circle_task": Y}), batch_size=32)
+    model = build(init="kaiming")
+    with torch.no_grad():  # the head answers class 0 everywhere; the trunk is alive
+        head = model.module_pool["circle_head_module"]
+        head.weight.zero_()
+        head.bias.copy_(torch.tensor([1.0, 0.0]))
+    assert find_stalls(model, [loader]) == []
+    with torch.no_grad():  # ... but with every trunk unit dead, it is a stall
+        model.module_pool["base_mlp"][2].weight.zero_()
+        model.module_pool["base_mlp"][2].bias.fill_(-1.0)
+    (stall,) = find_stalls(model, [loader])
+    assert (stall.majority_class, stall.majority_share, stall.dead_units) == (0, 0.98, 4)
