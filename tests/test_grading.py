@@ -30,6 +30,7 @@ import pytest
 
 from mtl_teach.cli import main as cli
 from mtl_teach.grading.cells import STUB
+from mtl_teach.grading.kernel import Limits, run_cells
 from mtl_teach.grading.release import released_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +87,7 @@ def test_every_case_of_the_issue_has_a_committed_submission():
         "raises",
         "infinite_loop",
         "memory_hog",
+        "huge_output",
         "os_exit",
         "sys_exit",
         "invalid_json",
@@ -167,6 +169,58 @@ def test_a_submission_writing_into_the_output_folder_changes_no_grade(batch):
     assert "Score: 2 / 10" in (batch.out / "feedback" / "cheat_output_folder.html").read_text()
     row = next(r for r in _rows(batch.out) if r["student"] == "cheat_output_folder")
     assert row["total"] == "2" and row["check_training"] == "0"
+
+
+def test_huge_output_is_truncated_and_no_output_file_grows_with_it(batch):
+    # huge_output printed 55 MB in one cell; none of it may reach what the grader keeps or writes.
+    notes = _results(batch.out, "huge_output")["output"]
+    assert "printed 55,002,531 bytes of output over the grader's cap" in notes, notes
+    assert "Printed output is never graded" in notes
+    for student in batch.students:
+        for path in (batch.out / "feedback" / f"{student}.html", batch.out / "results" / student / "results.json"):
+            assert path.stat().st_size < 200_000, path
+    assert (batch.out / "grades.csv").stat().st_size < 200_000
+    assert all(len(line) < 200_000 for line in _journal_lines(batch.out))
+
+
+def test_output_is_capped_per_cell_and_for_the_whole_notebook(tmp_path):
+    # A real kernel, no torch: each cell's output is kept up to 10 kB, the notebook's up to 25 kB.
+    (tmp_path / "work").mkdir()
+    (tmp_path / "private").mkdir()
+    sources = [
+        'print("a" * 4_000)',
+        'for _ in range(100):\n    print("b" * 1_000)',
+        *['print("c" * 8_000)'] * 5,
+    ]
+    limits = Limits(cell_timeout=15, notebook_timeout=60, output_bytes=10_000, notebook_output_bytes=25_000)
+    runs = run_cells(sources, tmp_path / "work", tmp_path / "private", limits)
+    assert [run.status for run in runs] == ["ok"] * len(sources), runs
+    assert runs[0].dropped == 0
+    assert runs[1].dropped >= 90_000  # over the cell's cap
+    assert runs[2].dropped == 0  # under both caps: at most 4 + 10 + 8 kB kept so far
+    assert runs[-1].dropped >= 8_000  # under the cell's cap, over the notebook's
+
+
+def test_the_notebook_time_limit_stops_a_slow_notebook_and_keeps_what_it_earned(tmp_path):
+    # slow_cells adds five cells after check_model, each sleeping 3 s: every one is well under
+    # --timeout, together they run over --notebook-timeout. perfect, graded beside it, is unaffected.
+    out = tmp_path / "grades"
+    paths = [SUBMISSIONS / "slow" / "slow_cells.ipynb", SUBMISSIONS / "perfect.ipynb"]
+    done = _grade(*paths, "--out", out, "--jobs", "2", *LIMITS, "--notebook-timeout", "8")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "slow_cells: 7/10" in done.stdout and "perfect: 10/10" in done.stdout
+    slow = _results(out, "slow_cells")
+    assert [t["score"] for t in slow["tests"]] == [2, 3, 2, 0]
+    assert slow["tests"][3]["output"] == "did not run: not run: the notebook used up its time limit of 8 s"
+    hit = "the notebook time limit of 8 s was hit in one of your cells: it and the"
+    assert re.search(rf"{hit} [67] cells after it were stopped or did not run; points earned", slow["output"])
+    interrupted = "TimeoutError: the notebook ran over its time limit of 8 s in this cell, which was interrupted"
+    assert interrupted in slow["output"]
+    assert html.escape(hit) in (out / "feedback" / "slow_cells.html").read_text()
+    records = {r["student"]: r for r in (json.loads(json.loads(line)["record"]) for line in _journal_lines(out))}
+    assert records["slow_cells"]["seconds"] < 16  # stopped: its cells alone would sleep 15 s after the imports
+    perfect = _results(out, "perfect")
+    assert perfect["score"] == 10 and perfect["output"] == ""
 
 
 def test_the_journal_holds_only_the_graders_own_records(batch):

@@ -4,7 +4,12 @@ Each cell gets a status from nbclient's view of its execution: ``ok``,
 ``error`` (with the exception's name and message; a timeout interrupts the
 cell and counts as an error), ``dead`` (the kernel died in it) or
 ``not_run`` (after a death, or once the notebook's time is used up).
-Captured output is capped per cell, so a print loop cannot fill the memory.
+
+Two limits span cells: the notebook's time (``notebook_timeout``, counted from
+the moment the kernel is ready; a cell still running when it is used up is
+interrupted and the rest do not run), and captured output, kept up to
+``output_bytes`` per cell and ``notebook_output_bytes`` in all and dropped
+beyond, so a print loop cannot fill the grader's memory.
 """
 
 from __future__ import annotations
@@ -32,43 +37,66 @@ LAUNCHER = Path(__file__).with_name("_kernel_launcher.py")
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-cell and whole-notebook seconds, kernel memory (MiB), output bytes per cell."""
+    """Per-cell and whole-notebook seconds, kernel memory (MiB), output bytes kept per cell and in all."""
 
     cell_timeout: float = 60.0
     notebook_timeout: float = 300.0
     memory_mb: int = 4096
     output_bytes: int = 100_000
+    notebook_output_bytes: int = 1_000_000
     file_mb: int = 64
 
 
 @dataclass(frozen=True)
 class CellRun:
-    """What happened to one cell: ``status`` ok/error/dead/not_run, and why."""
+    """What happened to one cell: ``status`` ok/error/dead/not_run, and why.
+
+    ``dropped``: bytes of the cell's output over the caps, not kept.
+    ``out_of_time``: the notebook's time limit interrupted the cell or kept it from running.
+    """
 
     status: str
     reason: str = ""
+    dropped: int = 0
+    out_of_time: bool = False
+
+
+def _size(content: Any) -> int:
+    """Roughly the bytes in a message's content: its strings' lengths, without copying them."""
+    total, stack = 0, [content]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str | bytes):
+            total += len(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+            total += len(item)
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        else:
+            total += 8
+    return total
 
 
 class _CappedClient(NotebookClient):
-    """A NotebookClient that keeps at most ``cap`` bytes of output per cell."""
+    """A NotebookClient that keeps at most ``cap`` bytes of output per cell and ``total`` in all."""
 
-    def __init__(self, *args: Any, cap: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, cap: int, total: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._cap = cap
+        self._cap, self._total, self._kept = cap, total, 0
         self._used: dict[int, int] = {}
+        self.dropped: dict[int, int] = {}
 
     def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
-        size = len(json.dumps(msg.get("content", {}), default=str))
+        size = _size(msg.get("content"))
         used = self._used.get(cell_index, 0)
-        self._used[cell_index] = used + size
-        if used + size > self._cap:
-            if used <= self._cap:
-                outs.append(
-                    nbformat.v4.new_output(
-                        "stream", name="stderr", text=f"[grader: output over {self._cap} bytes dropped]\n"
-                    )
-                )
+        if used + size > self._cap or self._kept + size > self._total:
+            if not self.dropped.get(cell_index):
+                outs.append(nbformat.v4.new_output("stream", name="stderr", text="[grader: output truncated]\n"))
+            self.dropped[cell_index] = self.dropped.get(cell_index, 0) + size
             return None
+        self._used[cell_index] = used + size
+        self._kept += size
         return super().output(outs, msg, display_id, cell_index)
 
 
@@ -101,6 +129,28 @@ def _write_kernelspec(folder: Path) -> Path:
     return folder / "kernels"
 
 
+def _run_cell(client: _CappedClient, cell: Any, index: int, limits: Limits, left: float) -> CellRun:
+    """Run one cell for at most its time limit or the notebook's time ``left``, whichever is less."""
+    by_notebook = left < limits.cell_timeout
+    client.timeout = max(1, int(min(limits.cell_timeout, left)))
+    if by_notebook:
+        why = (
+            f"the notebook ran over its time limit of {limits.notebook_timeout:g} s in this cell, which was interrupted"
+        )
+    else:
+        why = f"the cell ran over its time limit of {client.timeout} s and was interrupted"
+    client.error_on_timeout = {"ename": "TimeoutError", "evalue": why, "traceback": []}
+    try:
+        client.execute_cell(cell, index)
+        run = CellRun("ok")
+    except CellExecutionError as error:
+        run = CellRun("error", f"{error.ename}: {str(error.evalue)[:300]}")
+    except DeadKernelError:
+        run = CellRun("dead", "the kernel died while running this cell (os._exit, a crash, or the memory limit)")
+    out_of_time = by_notebook and run.reason == f"TimeoutError: {why}"
+    return CellRun(run.status, run.reason, client.dropped.get(index, 0), out_of_time)
+
+
 def run_cells(sources: list[str], workdir: Path, private: Path, limits: Limits) -> list[CellRun]:
     """Run ``sources`` in order in a new kernel whose cwd is ``workdir``.
 
@@ -115,6 +165,8 @@ def run_cells(sources: list[str], workdir: Path, private: Path, limits: Limits) 
         notebook,
         km=km,
         cap=limits.output_bytes,
+        total=limits.notebook_output_bytes,
+        store_widget_state=False,  # widget messages would be kept whole, outside the output caps
         timeout=int(limits.cell_timeout),
         interrupt_on_timeout=True,
         startup_timeout=60,
@@ -124,38 +176,24 @@ def run_cells(sources: list[str], workdir: Path, private: Path, limits: Limits) 
         resources={"metadata": {"path": str(workdir)}},
     )
     runs: list[CellRun] = []
-    stop = ""
-    deadline = monotonic() + limits.notebook_timeout
+    stop, out_of_time = "", False
     pgid = None
     try:
         with client.setup_kernel(
             env=_kernel_env(private, limits), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         ):
             pgid = getattr(km.provisioner, "pgid", None)
+            deadline = monotonic() + limits.notebook_timeout
             for index, cell in enumerate(cells):
                 left = deadline - monotonic()
                 if not stop and left < 1:
                     stop = f"not run: the notebook used up its time limit of {limits.notebook_timeout:g} s"
+                    out_of_time = True
                 if stop:
-                    runs.append(CellRun("not_run", stop))
+                    runs.append(CellRun("not_run", stop, out_of_time=out_of_time))
                     continue
-                client.timeout = max(1, int(min(limits.cell_timeout, left)))
-                client.error_on_timeout = {
-                    "ename": "TimeoutError",
-                    "evalue": f"the cell ran over its time limit of {client.timeout} s and was interrupted",
-                    "traceback": [],
-                }
-                try:
-                    client.execute_cell(cell, index)
-                    runs.append(CellRun("ok"))
-                except CellExecutionError as error:
-                    runs.append(CellRun("error", f"{error.ename}: {str(error.evalue)[:300]}"))
-                except DeadKernelError:
-                    runs.append(
-                        CellRun(
-                            "dead", "the kernel died while running this cell (os._exit, a crash, or the memory limit)"
-                        )
-                    )
+                runs.append(_run_cell(client, cell, index, limits, left))
+                if runs[-1].status == "dead":
                     stop = "not run: the kernel had died in an earlier cell"
     except Exception as error:  # the kernel failed to start, or nbclient gave up
         runs += [

@@ -123,6 +123,24 @@ def _score_item(gid: str, points: int, run: CellRun | None, answers: Path, exerc
     return _item(gid, points, "passed", result.message)
 
 
+def limit_notes(labels: list[str], runs: list[CellRun], limits: Limits) -> list[str]:
+    """Notes for the feedback when the notebook's time limit or the output caps cut a run short."""
+    notes = [
+        f"{label} printed {run.dropped:,} bytes of output over the grader's cap ({limits.output_bytes:,} bytes "
+        f"a cell, {limits.notebook_output_bytes:,} in all): that output was truncated. Printed output is never graded."
+        for label, run in zip(labels, runs, strict=True)
+        if run.dropped
+    ][:5]
+    stopped = [label for label, run in zip(labels, runs, strict=True) if run.out_of_time]
+    if stopped:
+        notes.append(
+            f"the notebook time limit of {limits.notebook_timeout:g} s was hit in {stopped[0]}: it and the "
+            f"{len(stopped) - 1} cell{'s' * (len(stopped) != 2)} after it were stopped or did not run; "
+            "points earned before it are kept."
+        )
+    return notes
+
+
 def grade_submission(job: Job) -> dict[str, Any]:
     """Grade ``job.submission``; return its record (items, total, notes). Never raises for a bad submission."""
     started = time.monotonic()
@@ -163,6 +181,7 @@ def grade_submission(job: Job) -> dict[str, Any]:
                         )
                         labels.append("the grader's answer export")
             runs = run_cells(sources, work, private, job.limits)
+            record["notes"] = [*assembly.notes, *limit_notes(labels, runs, job.limits)]
             items = [
                 _score_item(gid, pts, runs[slots[gid]] if gid in slots else None, answers, exercise)
                 for gid, pts in points.items()

@@ -106,6 +106,17 @@ if args is not None:
         os._exit(0)
 """
 
+HUGE_OUTPUT = """
+import sys
+
+line = "spam " * 2000 + "\\n"
+for _ in range(2500):  # 25 MB, 10 kB at a time
+    print(line, end="")
+print("x" * 20_000_000)  # one 20 MB line
+sys.stderr.write("e" * 5_000_000)
+"z" * 5_000_000  # and a 5 MB result
+"""
+
 
 def solved() -> Any:
     """The source with hidden tests removed and solution markers dropped: a perfect student."""
@@ -198,6 +209,18 @@ def untagged() -> Any:
     return notebook
 
 
+def with_cells_after(gid: str, *sources: str) -> Callable[[], Any]:
+    """The solved notebook with the student's own code cells added after cell ``gid``."""
+
+    def make() -> Any:
+        notebook = solved()
+        index = notebook.cells.index(cell(notebook, gid)) + 1
+        notebook.cells[index:index] = [nbformat.v4.new_code_cell(text) for text in sources]
+        return notebook
+
+    return make
+
+
 def append_to(gid: str, text: str, base: Callable[[], Any] = solved) -> Callable[[], Any]:
     return edit(gid, lambda source: source + "\n" + text.strip("\n"), base)
 
@@ -213,6 +236,7 @@ MAKERS: dict[str, Callable[[], Any]] = {
     "raises": edit("model", lambda source: source.replace("inv_circle_task])", "inv_circle_task, 1 / 0])")),
     "infinite_loop": prepend_to("training", "while True:\n    pass"),
     "memory_hog": prepend_to("training", "blocks = []\nwhile True:\n    blocks.append(bytearray(2**26))"),
+    "huge_output": append_to("inv_dataloader", HUGE_OUTPUT),
     "os_exit": append_to("model", "import os\n\nos._exit(1)"),
     "sys_exit": append_to("inv_dataloader", "sys.exit(0)"),
     "deleted_checks": drop(
@@ -245,7 +269,13 @@ MAKERS: dict[str, Callable[[], Any]] = {
 }
 
 
+# Not in the committed batch: tests/test_grading.py grades it on its own with a short
+# --notebook-timeout. Each cell sleeps well under the cell time limit; together they run over.
+SLOW_CELLS = with_cells_after("check_model", *["import time\n\ntime.sleep(3)"] * 5)
+
+
 def main() -> None:
+    nbformat.write(SLOW_CELLS(), HERE / "slow" / "slow_cells.ipynb")
     for name, make in MAKERS.items():
         nbformat.write(make(), HERE / f"{name}.ipynb")
     (HERE / "invalid_json.ipynb").write_text('{"cells": [{"cell_type": "code", "source": "print(1)"\n')
