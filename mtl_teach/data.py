@@ -131,6 +131,14 @@ class DictDataset(Dataset[Batch]):
                 raw=True,
             )
         self._length = next(iter(lengths.values()))
+        if self._length == 0:
+            fail(
+                f"DictDataset({name!r}) X_dict and Y_dict",
+                "must hold at least one example",
+                "0 examples",
+                "check how the split was cut, e.g. X[800:900] of a 1000-point array.",
+                raw=True,
+            )
 
     @classmethod
     def from_tensors(

@@ -121,6 +121,16 @@ def test_labels_below_minus_one_are_an_error():
     assert "Fix: relabel classes" in str(info.value)
 
 
+def test_an_empty_dataset_is_an_error():
+    # An empty split (e.g. X[800:] of 100 points) would train on nothing and
+    # fail later inside torch.cat when scored; say so where it is made.
+    with pytest.raises(MTLConfigError) as info:
+        DictDataset("d", "valid", {"x": torch.zeros(0, 2)}, {"t": torch.zeros(0).long()})
+    text = str(info.value)
+    assert "DictDataset('d') X_dict and Y_dict must hold at least one example" in text
+    assert "got 0 examples" in text and "Fix:" in text
+
+
 def test_minus_one_labels_are_allowed():
     ds = DictDataset("toy", "train", {"data": torch.zeros(3, 2)}, {"task": torch.tensor([0, -1, 1])})
     assert ds.Y_dict["task"].tolist() == [0, -1, 1]
