@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from mtl_teach._errors import fail
 from mtl_teach.data import Batch, DictDataLoader
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ def eval_batches(dataloader: DictDataLoader) -> Iterator[Batch]:
         yield ({k: v[part] for k, v in data.X_dict.items()}, {k: v[part] for k, v in data.Y_dict.items()})
 
 
-@torch.inference_mode()
 def predict(
     model: MultitaskClassifier,
     dataloader: DictDataLoader,
@@ -44,32 +44,74 @@ def predict(
 ) -> dict[str, dict[str, np.ndarray]]:
     """Return ``{"golds", "probs"[, "preds"]}``, each ``{label: array}``.
 
-    ``golds`` has shape ``(n,)``, ``probs`` ``(n, n_classes)`` (the task's
-    ``output_func`` of its logits), ``preds`` ``(n,)`` = argmax of probs.
-    ``remap_labels`` maps a label key to the task that predicts it (None: skip).
+    Parameters
+    ----------
+    model
+        The model to run, in eval mode (its mode is restored afterwards).
+    dataloader
+        The loader to predict; each ``Y_dict`` key names a task.
+    return_preds
+        Also return ``"preds"``, the argmax of the probabilities.
+    remap_labels
+        Label key -> task that predicts it (None: skip that label).
+
+    Returns
+    -------
+    dict
+        ``golds`` of shape ``(n,)``, ``probs`` ``(n, n_classes)`` (the task's
+        ``output_func`` of its logits) and ``preds`` ``(n,)``, each a dict
+        of label key -> numpy array.
     """
     where = f"{dataloader.dataset.name!r} Y_dict"
     label_tasks = model.label_tasks(dataloader.dataset.Y_dict, remap_labels, where=where)
+    golds, probs = _run(model, dataloader, label_tasks)
+    result = {
+        "golds": {k: torch.cat(v).cpu().numpy() for k, v in golds.items()},
+        "probs": {k: torch.cat(v).cpu().numpy() for k, v in probs.items()},
+    }
+    for label, task_name in label_tasks.items():
+        _check_gold_range(task_name, result["golds"][label], result["probs"][label])
+    if return_preds:
+        result["preds"] = {k: v.argmax(axis=1) for k, v in result["probs"].items()}
+    return result
+
+
+def _run(
+    model: MultitaskClassifier, dataloader: DictDataLoader, label_tasks: Mapping[str, str]
+) -> tuple[dict[str, list[torch.Tensor]], dict[str, list[torch.Tensor]]]:
     task_names = list(dict.fromkeys(label_tasks.values()))
     golds: dict[str, list[torch.Tensor]] = {label: [] for label in label_tasks}
     probs: dict[str, list[torch.Tensor]] = {label: [] for label in label_tasks}
     was_training = model.training
     model.eval()
+    # A `with` block, not torch's decorator: the decorator would put a frame
+    # of torch's code into the traceback of every error raised here.
     try:
-        for X_dict, Y_dict in eval_batches(dataloader):
-            outputs = model.forward(X_dict, task_names)
-            for label, task_name in label_tasks.items():
-                golds[label].append(Y_dict[label])
-                probs[label].append(model.tasks[task_name].output_func(outputs[task_name]).float())
+        with torch.inference_mode():
+            for X_dict, Y_dict in eval_batches(dataloader):
+                outputs = model.forward(X_dict, task_names)
+                for label, task_name in label_tasks.items():
+                    golds[label].append(Y_dict[label])
+                    probs[label].append(model.tasks[task_name].output_func(outputs[task_name]).float())
     finally:
         model.train(was_training)
-    result = {
-        "golds": {k: torch.cat(v).cpu().numpy() for k, v in golds.items()},
-        "probs": {k: torch.cat(v).cpu().numpy() for k, v in probs.items()},
-    }
-    if return_preds:
-        result["preds"] = {k: v.argmax(axis=1) for k, v in result["probs"].items()}
-    return result
+    return golds, probs
+
+
+def _check_gold_range(task_name: str, golds: np.ndarray, probs: np.ndarray) -> None:
+    # Training rejects a label the head has no output for; scoring must too,
+    # or it reports an accuracy that quietly counts those points as wrong.
+    if probs.ndim != 2 or not golds.size:
+        return  # custom outputs may have other shapes; nothing to check
+    top, n_classes = int(golds.max()), probs.shape[1]
+    if top >= n_classes:
+        fail(
+            f"Labels of task {task_name!r}",
+            f"must lie in 0..{n_classes - 1}, the classes of its head ({n_classes} outputs)",
+            f"label {top}",
+            f"give the head {top + 1} outputs, or relabel the classes.",
+            raw=True,
+        )
 
 
 def score(

@@ -447,6 +447,27 @@ def test_score_as_dataframe_without_pandas_is_a_clear_error(model, loaders, monk
     assert "circle_task/circleDataset/train/accuracy" in model.score(loaders[:1])
 
 
+def test_scoring_labels_outside_the_head_is_an_error_naming_the_task(model):
+    # Training rejects label 2 on a 2-class head; scoring must too, not report a silent accuracy.
+    ds = DictDataset("d", "test", {"circle_data": torch.zeros(4, 2)}, {"circle_task": torch.tensor([0, 1, 2, 1])})
+    for call in (model.score, model.predict):
+        with pytest.raises(MTLConfigError) as info:
+            call(DictDataLoader(ds, batch_size=2))
+        text = str(info.value)
+        assert "Labels of task 'circle_task' must lie in 0..1, the classes of its head (2 outputs)" in text
+        assert "got label 2" in text and "Fix:" in text
+
+
+def test_score_errors_show_no_torch_frames(model):
+    # A student's first mistake in the exercise: scoring a loader for a task the model lacks.
+    # The traceback must end in our message, not pass through torch's decorator code.
+    ds = DictDataset("d", "test", {"circle_data": torch.zeros(4, 2)}, {"circles": torch.zeros(4).long()})
+    with pytest.raises(MTLConfigError) as info:
+        model.score([DictDataLoader(ds, batch_size=2)])
+    files = [entry.path for entry in info.traceback]
+    assert not [f for f in files if "site-packages" in str(f) and "torch" in str(f)], files
+
+
 # ---------------------------------------------------------------- save/load
 def test_save_load_round_trip(model, loaders, tmp_path):
     path = tmp_path / "model.pth"
