@@ -60,6 +60,22 @@ METRICS: Mapping[str, MetricFunc] = MappingProxyType(
 )
 
 
+# scikit-learn's average="binary": defined for labels 0 and 1 only.
+BINARY_ONLY = frozenset({"precision", "recall", "f1", "fbeta"})
+
+
+def _check_binary(metric: str, golds: np.ndarray, preds: np.ndarray) -> None:
+    labels = np.union1d(golds, preds)
+    if labels.size and not np.isin(labels, (0, 1)).all():
+        fail(
+            f"Scorer metric {metric!r}",
+            "must score a 2-class task (labels 0 and 1)",
+            f"labels {labels.tolist()}",
+            "use 'f1_macro' or 'f1_micro' (or accuracy, matthews_corrcoef, roc_auc) for more classes.",
+            raw=True,
+        )
+
+
 class Scorer:
     """Compute metrics for one task's predictions.
 
@@ -143,13 +159,15 @@ class Scorer:
             )
         labelled = golds != -1
         results: dict[str, float] = {}
-        if "coverage" in self.metrics:
-            covered = preds[labelled] != self.abstain_label
-            results["coverage"] = float(covered.mean()) if covered.size else math.nan
+        covered = preds[labelled] != self.abstain_label
         keep = labelled if self.abstain_label is None else labelled & (preds != self.abstain_label)
         golds, preds, probs = golds[keep], preds[keep], probs[keep]
-        for metric in self.metrics:
-            if metric != "coverage":
+        for metric in self.metrics:  # in the order asked for, as Snorkel does
+            if metric == "coverage":
+                results[metric] = float(covered.mean()) if covered.size else math.nan
+            else:
+                if metric in BINARY_ONLY:
+                    _check_binary(metric, golds, preds)
                 results[metric] = METRICS[metric](golds, preds, probs) if golds.size else math.nan
         for key, func in self.custom_metric_funcs.items():
             value = func(golds, preds, probs)

@@ -197,3 +197,22 @@ def test_roc_auc_with_one_class_is_nan():
 def test_repr():
     text = repr(Scorer(metrics=["accuracy"], custom_metric_funcs={"f": lambda g, p, q: 0.0}))
     assert text == "Scorer(metrics=['accuracy'], custom_metric_funcs=['f'], abstain_label=-1)"
+
+
+def test_scores_come_in_the_order_the_metrics_were_asked_for():
+    # Snorkel returns metrics in the order listed; coverage used to jump to the front.
+    golds, preds, probs = random_binary(0)
+    got = Scorer(metrics=["accuracy", "f1", "coverage"]).score(golds, preds, probs)
+    assert list(got) == ["accuracy", "f1", "coverage"]
+
+
+@pytest.mark.parametrize("metric", ["precision", "recall", "f1", "fbeta"])
+def test_binary_only_metric_on_three_classes_is_a_clear_error(metric):
+    # scikit-learn fails deep inside with "Target is multiclass but average='binary'".
+    golds, preds = np.array([0, 1, 2, 2]), np.array([0, 2, 2, 1])
+    with pytest.raises(MTLConfigError) as info:
+        Scorer(metrics=["accuracy", metric]).score(golds, preds)
+    text = str(info.value)
+    assert f"Scorer metric {metric!r} must score a 2-class task (labels 0 and 1)" in text
+    assert "got labels [0, 1, 2]" in text
+    assert "Fix: use 'f1_macro' or 'f1_micro'" in text
