@@ -135,6 +135,21 @@ def test_bad_slicing_function_lists_and_names():
         apply_slicing_functions([right_edge], [[0.0, 0.0]])
 
 
+def test_a_slicing_function_that_raises_is_named_in_the_error():
+    # Snorkel-style per-point code (x.field) or a wrong column fails inside the user's function.
+    bad = SlicingFunction("bad", lambda X: X[:, 5] > 0)
+    rule = r"Slicing function 'bad' must run without error on the whole input array X; got IndexError: index 5 "
+    with pytest.raises(MTLConfigError, match=rule + r".*Fix: it gets the whole array X") as info:
+        apply_slicing_functions([right_edge, bad], np.zeros((4, 2), dtype=np.float32))
+    assert isinstance(info.value.__cause__, IndexError)
+
+
+def test_a_lambda_needs_a_name():
+    with pytest.raises(MTLConfigError, match=r"slicing_function\(name\).*lambda.*name="):
+        slicing_function(lambda X: X[:, 0] > 0)
+    assert slicing_function(name="named")(lambda X: X[:, 0] > 0).name == "named"
+
+
 # ------------------------------------------------------------------- tasks and labels
 def test_slice_task_names_follow_snorkel():
     model = model_for(["right_edge", "left_half"])
@@ -202,6 +217,16 @@ def test_score_slices_keys_and_values_match_a_hand_computation():
     assert scores[f"{TASK}/circle/test/accuracy"] == pytest.approx(np.mean(preds == Y_test))
     frame = model.score_slices([loader], as_dataframe=True)
     assert list(frame.columns) == ["label", "dataset", "split", "metric", "score"] and len(frame) == 6
+
+
+def test_score_slices_on_a_loader_without_slice_labels_fails_clearly():
+    # A plain loader has the base labels only: scoring it would silently drop every slice.
+    X, Y = points(40, seed=4)
+    model = model_for()
+    with pytest.raises(
+        MTLConfigError, match=r"'circle' \(test\).*no labels for slice 'right_edge'.*make_slice_dataloader"
+    ):
+        model.score_slices([DictDataLoader(dataset(X, Y, "test"))])
 
 
 def test_a_plain_model_scores_on_the_same_slices():

@@ -70,7 +70,18 @@ def score_on_slices(
         )
     if isinstance(dataloaders, DictDataLoader):
         dataloaders = [dataloaders]
-    remap = slice_remap(task_name, with_base_slice(slice_names, "score_on_slices(slice_names)"))
+    slices = with_base_slice(slice_names, "score_on_slices(slice_names)")
+    for loader in dataloaders:
+        labels = getattr(getattr(loader, "dataset", None), "Y_dict", {})
+        missing = [s for s in slices if task_name in labels and pred_task_name(task_name, s) not in labels]
+        if missing:
+            fail(
+                f"score_slices: dataset {loader.dataset.name!r} ({loader.dataset.split})",
+                f"has no labels for slice {missing[0]!r}, so its slice scores would be silently left out",
+                list(labels),
+                "build the loader with model.make_slice_dataloader(dataset, S).",
+            )
+    remap = slice_remap(task_name, slices)
     return model.score(dataloaders, remap_labels=remap, as_dataframe=as_dataframe)
 
 

@@ -20,7 +20,7 @@ from typing import Any, overload
 import numpy as np
 import torch
 
-from mtl_teach._errors import fail
+from mtl_teach._errors import MTLConfigError, fail
 
 BASE_SLICE = "base"  # the slice of every point, added to every slice matrix
 SliceFunc = Callable[[np.ndarray], Any]
@@ -60,7 +60,11 @@ class SlicingFunction:
     def __call__(self, X: np.ndarray) -> np.ndarray:
         """Return this slice's boolean mask over ``X``, shape ``(len(X),)``."""
         X = _as_array(X, f"SlicingFunction({self.name!r})(X)")
-        return _check_mask(self.name, self.f(X), len(X))
+        try:
+            mask = self.f(X)
+        except Exception as error:
+            raise _raised(self.name, error) from error
+        return _check_mask(self.name, mask, len(X))
 
     def __repr__(self) -> str:
         return f"SlicingFunction(name={self.name!r}, f={getattr(self.f, '__qualname__', type(self.f).__name__)})"
@@ -93,6 +97,14 @@ def slicing_function(f: SliceFunc | None = None, /, *, name: str | None = None) 
                 "must decorate a function f(X) -> boolean mask",
                 func,
                 "write @slicing_function() above a def.",
+            )
+        if name is None and getattr(func, "__name__", "") == "<lambda>":
+            fail(
+                "slicing_function(name)",
+                "is needed for a lambda, which has no name of its own to name the slice",
+                "<lambda>",
+                'pass one: slicing_function(name="corner")(lambda X: ...), or use a def.',
+                raw=True,
             )
         return SlicingFunction(name if name is not None else func.__name__, func)
 
@@ -191,9 +203,28 @@ def _as_array(X: Any, where: str) -> np.ndarray:
     return X
 
 
+VECTORISED = (
+    "it gets the whole array X of shape (n, d) at once, so write a numpy expression over columns, e.g. X[:, 0] > 0.5"
+)
+
+
+def _raised(name: str, error: Exception) -> MTLConfigError:
+    """The error to raise when slicing function ``name`` itself raised ``error``."""
+    try:
+        fail(
+            f"Slicing function {name!r}",
+            "must run without error on the whole input array X",
+            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
+            f"{VECTORISED}; the error above shows where it failed.",
+            raw=True,
+        )
+    except MTLConfigError as config_error:
+        return config_error
+
+
 def _check_mask(name: str, mask: Any, n: int) -> np.ndarray:
     where = f"Slicing function {name!r}"
-    vectorised = "it gets the whole array X of shape (n, d) at once, so write a numpy expression over columns, e.g. X[:, 0] > 0.5"
+    vectorised = VECTORISED
     if isinstance(mask, torch.Tensor):
         mask = mask.detach().cpu().numpy()
     if isinstance(mask, bool | np.bool_):
