@@ -54,6 +54,13 @@ class Operation:
             )
         if isinstance(inputs, str) or (isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[0], str)):
             inputs = [inputs]  # one input given bare instead of in a list
+        if not isinstance(inputs, list | tuple):
+            fail(
+                f"Operation({module_name!r}, inputs)",
+                "must be a list of inputs",
+                inputs,
+                'write e.g. [("_input_", "circle_data")] or ["base_mlp"].',
+            )
         normalised: list[OpInput] = []
         for item in inputs:
             if isinstance(item, list | tuple):
@@ -193,6 +200,8 @@ class Task:
             )
         if not isinstance(self.weight, int | float) or not self.weight >= 0:
             fail(f"{where} weight", "must be a number >= 0", self.weight, "pass e.g. weight=1.0.")
+        if self.scorer is not None and not isinstance(self.scorer, Scorer):
+            fail(f"{where} scorer", "must be a Scorer", self.scorer, "pass e.g. Scorer(metrics=['accuracy']).")
         object.__setattr__(self, "module_pool", pool)
         object.__setattr__(self, "op_sequence", ops)
         object.__setattr__(self, "task_flow", None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from mtl_teach._errors import check_choice, fail
 from mtl_teach.callbacks import Callback
 from mtl_teach.data import SPLITS
@@ -42,7 +44,13 @@ def validate_config(config: Trainer) -> None:
         check_choice(f"Trainer({name})", getattr(config, name), SPLITS)
     if config.seed is not None and (isinstance(config.seed, bool) or not isinstance(config.seed, int)):
         fail("Trainer(seed)", "must be an integer or None", config.seed, "pass e.g. seed=0.")
-    key, _, mode = config.checkpoint_metric.rpartition(":")
+    for name in ("progress_bar", "checkpointing", "logging", "detect_stalls", "revive_dead_units"):
+        value = getattr(config, name)
+        # `in` rather than isinstance: 0, 1 and numpy bools are fine; "no" is not.
+        if not isinstance(value, bool | int | np.bool_) or value not in (True, False):
+            fail(f"Trainer({name})", "must be True or False", value, f"pass {name}=True or {name}=False.")
+    metric = config.checkpoint_metric
+    key, _, mode = metric.rpartition(":") if isinstance(metric, str) else ("", "", "")
     if mode not in ("min", "max") or key.count("/") != 3:
         fail(
             "Trainer(checkpoint_metric)",

@@ -54,6 +54,17 @@ def test_operation_bad_input_entries_are_errors(bad):
     assert "Fix: write e.g. ('_input_', 'circle_data')" in str(info.value).replace('"', "'")
 
 
+@pytest.mark.parametrize("bad", [None, 3, {"a": 1}])
+def test_operation_inputs_must_be_a_list(bad):
+    # Was a bare TypeError ("'NoneType' object is not iterable").
+    with pytest.raises(MTLConfigError) as info:
+        Operation("m", bad)
+    text = str(info.value)
+    assert "Operation('m', inputs) must be a list of inputs" in text
+    assert f"got {bad!r}" in text
+    assert "Fix: write e.g. [('_input_', 'circle_data')] or ['base_mlp']" in text.replace('"', "'")
+
+
 @pytest.mark.parametrize("bad", ["", None, 3])
 def test_operation_module_name_must_be_a_string(bad):
     with pytest.raises(MTLConfigError, match=r"Operation\(module_name\) must be a non-empty string"):
@@ -189,6 +200,16 @@ def test_empty_op_sequence_is_an_error():
 def test_non_operation_in_op_sequence_is_an_error():
     with pytest.raises(MTLConfigError, match=r"op_sequence must hold Operation objects.*Fix: wrap each step"):
         Task("t", pool(), [("base_mlp", [("_input_", "x")])])
+
+
+@pytest.mark.parametrize("bad", [5, "accuracy", ["accuracy"]])
+def test_scorer_must_be_a_scorer(bad):
+    # Was accepted, then failed with an AttributeError inside score().
+    with pytest.raises(MTLConfigError) as info:
+        Task("t", pool(), ops(), scorer=bad)
+    text = str(info.value)
+    assert "Task('t') scorer must be a Scorer" in text
+    assert "Fix: pass e.g. Scorer(metrics=['accuracy'])" in text
 
 
 def test_non_callable_loss_is_an_error():

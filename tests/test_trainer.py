@@ -131,6 +131,24 @@ def test_other_bad_config():
         Trainer(callbacks=[print])
 
 
+@pytest.mark.parametrize("param", ["progress_bar", "checkpointing", "logging", "detect_stalls", "revive_dead_units"])
+@pytest.mark.parametrize("value", ["no", "False", None, 2])
+def test_switches_must_be_true_or_false(param, value):
+    # progress_bar="no" is truthy and silently switched the bar on.
+    with pytest.raises(MTLConfigError) as info:
+        Trainer(**{param: value})
+    text = str(info.value)
+    assert f"Trainer({param}) must be True or False; got {value!r}" in text
+    assert f"Fix: pass {param}=True or {param}=False" in text
+
+
+@pytest.mark.parametrize("metric", [None, 3])
+def test_checkpoint_metric_must_be_a_string(metric):
+    # None used to crash with "'NoneType' object has no attribute 'rpartition'".
+    with pytest.raises(MTLConfigError, match=r"Trainer\(checkpoint_metric\) must look like"):
+        Trainer(checkpointing=True, checkpoint_metric=metric)
+
+
 def test_tensorboard_without_tensorboard_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if not installed
     with pytest.raises(MTLConfigError) as info:
