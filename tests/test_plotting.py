@@ -229,7 +229,7 @@ def test_unknown_task_lists_the_valid_ones(trained):
 @pytest.mark.parametrize("bad", [1, 0, 2.5, True, "100"])
 def test_bad_grid_resolution(trained, bad):
     model, *_ = trained
-    with pytest.raises(MTLConfigError, match=r"grid_resolution\) must be an integer >= 2.*Fix:"):
+    with pytest.raises(MTLConfigError, match=r"grid_resolution\) must be an integer from 2 to 1000.*Fix:"):
         DecisionBoundaryDisplay.from_model(model, "circle_task", grid_resolution=bad)
 
 
@@ -288,6 +288,50 @@ def test_helper_errors(trained):
         plot_dataset(np.zeros((2, 2)), np.zeros(2), boundary="triangle")
     with pytest.raises(MTLConfigError, match=r"axes must hold 2 matplotlib Axes"):
         plot_decision_boundaries(model, axes=[plt.subplots()[1]])
+
+
+def test_a_non_model_is_a_clear_error(trained):
+    # Each used to fail with "'str' object has no attribute 'tasks'" (or 'shared_modules').
+    for call in (
+        lambda: DecisionBoundaryDisplay.from_model("model", "circle_task"),
+        lambda: plot_decision_boundaries(None),
+        lambda: plot_task_graph("model"),
+        lambda: plot_trunk_features("model"),
+    ):
+        with pytest.raises(MTLConfigError, match=r"\(model\) must be a MultitaskClassifier; got .*Fix:"):
+            call()
+
+
+def test_plot_on_something_that_is_not_axes_is_a_clear_error(trained):
+    model, *_ = trained
+    display = DecisionBoundaryDisplay.from_model(model, "circle_task", grid_resolution=10, plot=False)
+    with pytest.raises(MTLConfigError, match=r"DecisionBoundaryDisplay.plot\(ax\) must be a matplotlib Axes or None"):
+        display.plot(ax="left")
+    with pytest.raises(MTLConfigError, match=r"from_model\(ax\) must be a matplotlib Axes or None"):
+        DecisionBoundaryDisplay.from_model(model, "circle_task", grid_resolution=10, ax=plt.subplots(1, 2)[1])
+
+
+def test_a_grid_too_big_to_compute_is_a_clear_error(trained):
+    # grid_resolution=100_000 asked numpy for 75 GiB and died with a MemoryError.
+    model, *_ = trained
+    with pytest.raises(MTLConfigError, match=r"grid_resolution\) must be an integer from 2 to 1000.*got 100000"):
+        DecisionBoundaryDisplay.from_model(model, "circle_task", grid_resolution=100_000)
+
+
+def test_points_that_are_not_finite_are_a_clear_error(trained):
+    model, *_ = trained
+    X = np.array([[np.nan, 0.0], [0.5, 0.5]])
+    with pytest.raises(MTLConfigError, match=r"X\) must hold finite coordinates; got 1 NaN or infinite value"):
+        DecisionBoundaryDisplay.from_model(model, "circle_task", X=X)
+
+
+def test_unknown_split_for_the_points_is_a_clear_error(trained):
+    # split="val" used to draw no points at all, silently.
+    model, loaders, *_ = trained
+    with pytest.raises(
+        MTLConfigError, match=r"plot_decision_boundaries\(split\) must be one of 'test', 'train', 'valid'"
+    ):
+        plot_decision_boundaries(model, dataloaders=loaders, split="val")
 
 
 # ------------------------------------------------------------------ lazy import

@@ -13,11 +13,11 @@ import numpy as np
 import torch
 
 from mtl_teach._errors import fail, names
+from mtl_teach.model import MultitaskClassifier
 from mtl_teach.task import INPUT
 
 if TYPE_CHECKING:
     from mtl_teach.data import DictDataLoader
-    from mtl_teach.model import MultitaskClassifier
 
 # Colour-blind-safe choices: 'RdBu' is a diverging map readable with the
 # common colour-vision deficiencies (red vs blue, not red vs green), and the
@@ -42,6 +42,34 @@ def pyplot() -> Any:
     return plt
 
 
+def check_axes(ax: Any, where: str) -> None:
+    """Fail clearly unless ``ax`` is a matplotlib Axes or None."""
+    if ax is None:
+        return
+    from matplotlib.axes import Axes  # matplotlib is loaded already if ax is an Axes
+
+    if not isinstance(ax, Axes):
+        fail(
+            f"{where}(ax)",
+            "must be a matplotlib Axes or None",
+            type(ax).__name__,
+            "pass one Axes, e.g. from fig, ax = plt.subplots(), or leave ax out for a new figure.",
+            raw=True,
+        )
+
+
+def check_model(model: Any, where: str) -> None:
+    """Fail clearly unless ``model`` is a :class:`~mtl_teach.MultitaskClassifier`."""
+    if not isinstance(model, MultitaskClassifier):
+        fail(
+            f"{where}(model)",
+            "must be a MultitaskClassifier",
+            type(model).__name__,
+            "pass the trained model, e.g. model = MultitaskClassifier([circle_task, square_task]).",
+            raw=True,
+        )
+
+
 def new_axes(ncols: int, nrows: int = 1, *, size: float = 3.2, axes: Any = None) -> tuple[Any, np.ndarray]:
     """Return ``(figure, axes)`` with ``axes`` a 2-D array, making them if needed."""
     if axes is not None:
@@ -54,6 +82,8 @@ def new_axes(ncols: int, nrows: int = 1, *, size: float = 3.2, axes: Any = None)
                 "pass axes=None to make a new figure, or the right number of Axes.",
                 raw=True,
             )
+        for ax in grid.flat:
+            check_axes(ax, "axes: each entry")
         return grid.flat[0].figure, grid
     plt = pyplot()
     fig, grid = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False, layout="constrained")
@@ -62,6 +92,7 @@ def new_axes(ncols: int, nrows: int = 1, *, size: float = 3.2, axes: Any = None)
 
 def check_task(model: MultitaskClassifier, task_name: str, where: str) -> None:
     """Fail clearly unless ``task_name`` is a task of ``model``."""
+    check_model(model, where)
     if task_name not in model.tasks:
         fail(
             f"{where}(task_name)",
@@ -73,6 +104,7 @@ def check_task(model: MultitaskClassifier, task_name: str, where: str) -> None:
 
 def task_names_of(model: MultitaskClassifier, task_names: Sequence[str] | str | None, where: str) -> list[str]:
     """``task_names`` as a checked list; all of the model's tasks when None."""
+    check_model(model, where)
     if task_names is None:
         return list(model.tasks)
     if isinstance(task_names, str):

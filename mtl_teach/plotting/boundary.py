@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from mtl_teach._errors import fail
+from mtl_teach._errors import check_choice, fail
+from mtl_teach.data import SPLITS
 from mtl_teach.plotting._common import (
     BOUNDARY_COLOR,
     CLASS_COLORS,
     CLASS_MARKERS,
     PROB_CMAP,
+    check_axes,
     check_task,
     input_field,
     new_axes,
@@ -108,6 +110,7 @@ class DecisionBoundaryDisplay:
             Draw right away (as scikit-learn does); False only computes.
         """
         check_task(model, task_name, WHERE)
+        check_axes(ax, WHERE)
         X_np = None if X is None else np.asarray(X.detach().cpu() if isinstance(X, torch.Tensor) else X)
         y_np = None if y is None else np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
         if y_np is not None and (X_np is None or y_np.shape != (len(X_np),)):
@@ -128,7 +131,24 @@ class DecisionBoundaryDisplay:
         return float(np.mean(self.response > 0.5))
 
     def plot(self, ax: Any = None, *, title: str | None = None, colorbar: bool = False) -> DecisionBoundaryDisplay:
-        """Shade P(class 1), draw the 0.5 contour and the points; return self."""
+        """Shade P(class 1), draw the 0.5 contour and the points; return self.
+
+        Parameters
+        ----------
+        ax
+            Axes to draw on; a new figure when None. Kept as ``ax_``, its
+            figure as ``figure_``.
+        title
+            Panel title; the task name when None.
+        colorbar
+            Add a colour bar for P(class 1).
+
+        Returns
+        -------
+        DecisionBoundaryDisplay
+            ``self``, now drawn.
+        """
+        check_axes(ax, "DecisionBoundaryDisplay.plot")
         if ax is None:
             _, axes = new_axes(1)
             ax = axes[0, 0]
@@ -214,6 +234,7 @@ def plot_decision_boundaries(
     """
     where = "plot_decision_boundaries"
     chosen = task_names_of(model, task_names, where)
+    check_choice(f"{where}(split)", split, SPLITS)
     fig, grid = new_axes(len(chosen), axes=axes)
     # One grid for all panels (over [-1, 1]^2), so every head sees the same
     # points and the model runs once for all tasks.

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from mtl_teach._errors import fail
+from mtl_teach._errors import check_choice, fail
 from mtl_teach.callbacks import ModelSnapshots
+from mtl_teach.data import SPLITS
 from mtl_teach.plotting._common import input_field, new_axes, points_for, task_names_of
 from mtl_teach.plotting.boundary import DecisionBoundaryDisplay
 from mtl_teach.plotting.grid import grid_response, make_grid
@@ -72,6 +73,7 @@ def plot_boundary_evolution(
             raw=True,
         )
     chosen = task_names_of(model, task_names, WHERE)
+    check_choice(f"{WHERE}(split)", split, SPLITS)
     states = dict(snapshots.snapshots)
     shown = list(states) if epochs is None else list(epochs)
     missing = [e for e in shown if e not in states]

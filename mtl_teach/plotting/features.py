@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from mtl_teach._errors import fail, names
-from mtl_teach.plotting._common import BOUNDARY_COLOR, FEATURE_CMAP, new_axes
+from mtl_teach.plotting._common import BOUNDARY_COLOR, FEATURE_CMAP, check_model, new_axes
 from mtl_teach.plotting.grid import make_grid
 from mtl_teach.task import INPUT
 
@@ -27,11 +27,21 @@ def _reads_points(model: MultitaskClassifier, module_name: str) -> bool:
     return False
 
 
-@torch.inference_mode()
 def trunk_features(
     model: MultitaskClassifier, module_name: str = "base_mlp", *, grid_resolution: int = 100, eps: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run ``module_name`` on a grid over [-1, 1]^2 in one batched pass.
+
+    Parameters
+    ----------
+    model
+        A model whose trunk reads 2-D points.
+    module_name
+        The trunk module, e.g. ``"base_mlp"``.
+    grid_resolution
+        Grid points per axis.
+    eps
+        Margin added around [-1, 1] on every side.
 
     Returns
     -------
@@ -39,6 +49,15 @@ def trunk_features(
         Grid coordinates ``(G, G)`` each, and the module's outputs
         ``(n_units, G, G)``: one map per output unit.
     """
+    check_model(model, WHERE)
+    # A `with` block rather than torch's decorator keeps torch's frames out of error tracebacks.
+    with torch.inference_mode():
+        return _trunk_features(model, module_name, grid_resolution, eps)
+
+
+def _trunk_features(
+    model: MultitaskClassifier, module_name: str, grid_resolution: int, eps: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if module_name not in model.module_pool:
         fail(
             f"{WHERE}(module_name)",

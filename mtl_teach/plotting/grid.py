@@ -13,13 +13,14 @@ import numpy as np
 import torch
 
 from mtl_teach._errors import MTLConfigError, fail
-from mtl_teach.plotting._common import input_field
+from mtl_teach.plotting._common import check_model, input_field
 
 if TYPE_CHECKING:
     from mtl_teach.model import MultitaskClassifier
 
 DEFAULT_BOUNDS = (-1.0, 1.0)  # the toy tasks' points lie in [-1, 1)^2
 WHERE = "DecisionBoundaryDisplay.from_model"
+MAX_GRID_RESOLUTION = 1000
 
 
 def make_grid(
@@ -30,10 +31,15 @@ def make_grid(
     The grid spans the points ``X`` (or [-1, 1] on both axes when ``X`` is
     None), widened by ``eps`` on every side.
     """
-    if isinstance(grid_resolution, bool) or not isinstance(grid_resolution, int | np.integer) or grid_resolution < 2:
+    if (
+        isinstance(grid_resolution, bool)
+        or not isinstance(grid_resolution, int | np.integer)
+        or not 2 <= grid_resolution <= MAX_GRID_RESOLUTION
+    ):
+        # The model sees grid_resolution**2 points: 1000 is a million already.
         fail(
             f"{where}(grid_resolution)",
-            "must be an integer >= 2 (points per axis)",
+            f"must be an integer from 2 to {MAX_GRID_RESOLUTION} (points per axis)",
             grid_resolution,
             "pass e.g. grid_resolution=100.",
         )
@@ -52,13 +58,21 @@ def make_grid(
                 "pass the task's inputs, e.g. X_train.",
                 raw=True,
             )
+        bad = int(np.size(X) - np.isfinite(X).sum())
+        if bad:
+            fail(
+                f"{where}(X)",
+                "must hold finite coordinates",
+                f"{bad} NaN or infinite value(s)",
+                "drop those points, e.g. X[np.isfinite(X).all(axis=1)].",
+                raw=True,
+            )
         low, high = X.min(axis=0), X.max(axis=0)
     axis0 = np.linspace(low[0] - eps, high[0] + eps, int(grid_resolution))
     axis1 = np.linspace(low[1] - eps, high[1] + eps, int(grid_resolution))
     return np.meshgrid(axis0, axis1)  # "xy" indexing: xx0 varies along columns
 
 
-@torch.inference_mode()
 def grid_response(
     model: MultitaskClassifier, task_names: Sequence[str], xx0: np.ndarray, xx1: np.ndarray, where: str = WHERE
 ) -> dict[str, np.ndarray]:
@@ -67,7 +81,33 @@ def grid_response(
     All grid points go through the model in ONE batched forward pass (per
     input field; tasks that read the same field share the trunk's output),
     in eval mode, through each task's own ``output_func``.
+
+    Parameters
+    ----------
+    model
+        The model whose heads to evaluate.
+    task_names
+        The tasks to evaluate; each must read 2-D points and have 2 classes.
+    xx0, xx1
+        Grid coordinates of equal shape, e.g. from :func:`make_grid`.
+    where
+        The caller's name, used in error messages.
+
+    Returns
+    -------
+    dict
+        Task name -> P(class 1), an array of the shape of ``xx0``.
     """
+    check_model(model, where)
+    # A `with` block, not torch's decorator, which would add a frame of
+    # torch's code to the traceback of every error raised here.
+    with torch.inference_mode():
+        return _grid_response(model, task_names, xx0, xx1, where)
+
+
+def _grid_response(
+    model: MultitaskClassifier, task_names: Sequence[str], xx0: np.ndarray, xx1: np.ndarray, where: str
+) -> dict[str, np.ndarray]:
     points = torch.from_numpy(np.column_stack([xx0.ravel(), xx1.ravel()]).astype(np.float32))  # (G*G, 2)
     fields = {task: input_field(model, task, where) for task in task_names}
     X_dict = dict.fromkeys(fields.values(), points)

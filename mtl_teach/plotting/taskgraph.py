@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mtl_teach.plotting._common import TASK_COLORS, new_axes, pyplot
+from mtl_teach.plotting._common import TASK_COLORS, check_model, new_axes, pyplot
 from mtl_teach.task import INPUT
 
 if TYPE_CHECKING:
@@ -38,7 +38,19 @@ class TaskGraph:
 
 
 def task_graph(model: MultitaskClassifier) -> TaskGraph:
-    """Build the :class:`TaskGraph` of ``model`` (modules are nodes by name)."""
+    """Build the :class:`TaskGraph` of ``model`` (modules are nodes by name).
+
+    Parameters
+    ----------
+    model
+        The model whose tasks, modules and inputs become the graph's nodes.
+
+    Returns
+    -------
+    TaskGraph
+        Nodes (inputs, modules, shared modules, tasks) and edges.
+    """
+    check_model(model, "task_graph")
     shared = set(model.shared_modules())
     graph = TaskGraph()
     depth: dict[str, int] = {}
