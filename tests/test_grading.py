@@ -126,6 +126,8 @@ def test_each_submission_gets_exactly_its_expected_grade(batch, student):
         assert test["output"].startswith(f"{LABELS[status]}: "), test
         assert phrase in test["output"], test
         assert test["visibility"] == "visible"
+        # Gradescope's test-case status: "passed" only with full points.
+        assert test["status"] == ("passed" if status == "passed" else "failed"), test
     assert results["extra_data"]["assignment"] == "04_your_turn"
     for note in expected.get("notes", []):
         assert note in results["output"], f"{note!r} not in the Gradescope output {results['output']!r}"

@@ -105,12 +105,17 @@ class Journal:
 
 
 def gradescope(record: dict[str, Any]) -> dict[str, Any]:
-    """The Gradescope autograder ``results.json`` for one record."""
+    """The Gradescope autograder ``results.json`` for one record.
+
+    Each graded item is a test with ``name``, ``score``, ``max_score``,
+    ``status`` (``"passed"`` or ``"failed"``), ``output`` and ``visibility``.
+    """
     tests = [
         {
             "name": item["grade_id"],
             "score": item["points"],
             "max_score": item["max_points"],
+            "status": "passed" if item["status"] == "passed" else "failed",
             "output": f"{_STATUS[item['status']]}: {item['message']}",
             "visibility": "visible",
         }
