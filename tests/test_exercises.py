@@ -179,6 +179,22 @@ def test_task_mistakes(notebook):
         _assert(q.task.check(answer), INCORRECT, phrase)
 
 
+def test_a_task_with_its_own_trunk_does_not_share_it(notebook):
+    # A fresh nn.Sequential (or a deepcopy) has the right shape but is not the tutorial's base_mlp.
+    base = notebook["base_mlp"]
+    fresh = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 4), nn.ReLU())
+    own = _task("inv_circle_task", fresh, "inv_circle_data", "inv_circle_head")
+    _assert(
+        q.task.check(own, base),
+        INCORRECT,
+        "your task's base_mlp is a different module from the tutorial's base_mlp",
+        "it must share the trunk",
+    )
+    _assert(q.task.check(notebook["inv_circle_task"], base), CORRECT)
+    _assert(q.task.check(own), CORRECT)  # without the tutorial's trunk to compare, the shape is all it can check
+    assert q.GRADED["check_task"] == ("task", ("inv_circle_task", "base_mlp"))
+
+
 def test_model_mistakes(notebook):
     base, circle, square = notebook["base_mlp"], notebook["circle_task"], notebook["square_task"]
     wide_head = _task("inv_circle_task", base, "inv_circle_data", "inv_circle_head", nn.Linear(4, 4))

@@ -401,3 +401,26 @@ def test_the_source_carries_nbgrader_schema_3_metadata():
     assert len(ids) == len(set(ids)), "grade_ids must be unique"
     graded = {m["grade_id"]: m["points"] for m in (c.metadata["nbgrader"] for c in notebook.cells) if m["grade"]}
     assert graded == POINTS
+
+
+def test_the_answer_export_keeps_the_shared_trunk_shared(tmp_path):
+    # check_task grades (inv_circle_task, base_mlp): the rebuilt task must hold the rebuilt base_mlp
+    # itself when the student shared it, and a different module when they built a new one.
+    from torch import nn
+
+    from mtl_teach import Operation, Task
+    from mtl_teach.grading.export import export
+    from mtl_teach.grading.rebuild import rebuild
+
+    def task(trunk: nn.Module) -> Task:
+        pool = nn.ModuleDict({"base_mlp": trunk, "inv_circle_head": nn.Linear(4, 2)})
+        ops = [Operation("base_mlp", [("_input_", "inv_circle_data")]), Operation("inv_circle_head", [("base_mlp", 0)])]
+        return Task(name="inv_circle_task", module_pool=pool, op_sequence=ops)
+
+    base = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 4), nn.ReLU())
+    for trunk, shared in ((base, True), (nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 4), nn.ReLU()), False)):
+        path = tmp_path / f"{shared}.pt"
+        export(str(path), {"inv_circle_task": task(trunk), "base_mlp": base}, ["inv_circle_task", "base_mlp"])
+        rebuilt_task, rebuilt_base = rebuild(path, ("inv_circle_task", "base_mlp"))
+        assert isinstance(rebuilt_base, nn.Sequential)
+        assert (rebuilt_task.module_pool["base_mlp"] is rebuilt_base) is shared

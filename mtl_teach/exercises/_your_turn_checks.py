@@ -111,8 +111,11 @@ def _trunk_width(base: nn.Module) -> int:
     return int(out.shape[1])
 
 
-def evaluate_task(inv_circle_task: Any) -> str:
-    """``inv_circle_task``: a Task named inv_circle_task running base_mlp, then its own head."""
+def evaluate_task(inv_circle_task: Any, base_mlp: Any = None) -> str:
+    """``inv_circle_task``: a Task named inv_circle_task running base_mlp, then its own head.
+
+    ``base_mlp``, the tutorial's trunk, when given: the task's must be that same object.
+    """
     _not_attempted(inv_circle_task, "inv_circle_task")
     if not isinstance(inv_circle_task, Task):
         raise Incorrect(
@@ -133,6 +136,10 @@ def evaluate_task(inv_circle_task: Any) -> str:
                 f"your task's head is {other[0]!r}: give it its own head named {HEAD!r}, or it would share another task's head."
             )
         raise Incorrect(f"your task's module pool has no {HEAD!r}: add its own head, {HEAD!r}: nn.Linear(4, 2).")
+    if isinstance(base_mlp, nn.Module) and pool["base_mlp"] is not base_mlp:
+        raise Incorrect(
+            "your task's base_mlp is a different module from the tutorial's base_mlp: it must share the trunk, so put that same object in its pool, {'base_mlp': base_mlp, ...}, not a new nn.Sequential or a copy."
+        )
     width = _trunk_width(pool["base_mlp"])
     head = pool[HEAD]
     if not isinstance(head, nn.Linear):

@@ -5,7 +5,7 @@ Usage in the notebook::
     from mtl_teach.exercises import your_turn as q
 
     q.dataloader.check(inv_dataloader)
-    q.task.check(inv_circle_task)
+    q.task.check(inv_circle_task, base_mlp)
     q.model.check(model)
     q.training.check(model, all_dataloaders)
 
@@ -88,7 +88,7 @@ QUESTIONS = {q.name: q for q in (dataloader, task, model, training)}
 # graded cell id -> (question, notebook variables passed to its check, in order)
 GRADED: dict[str, tuple[str, tuple[str, ...]]] = {
     "check_dataloader": ("dataloader", ("inv_dataloader",)),
-    "check_task": ("task", ("inv_circle_task",)),
+    "check_task": ("task", ("inv_circle_task", "base_mlp")),
     "check_model": ("model", ("model",)),
     "check_training": ("training", ("model", "all_dataloaders")),
 }

@@ -97,6 +97,8 @@ class _Describer:
             return self.task(value)
         if type(value) is MultitaskClassifier:
             return {"kind": "model", "tasks": [self.task(t) for t in value.tasks.values()]}
+        if isinstance(value, nn.Module) and not isinstance(value, Task | MultitaskClassifier):
+            return {"kind": "module", "index": self.module(value)}  # same index = same object
         return {"kind": "other", "type": type(value).__name__}
 
 

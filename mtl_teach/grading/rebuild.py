@@ -118,6 +118,8 @@ class _Builder:
             return DictDataLoader(dataset, batch_size=entry["batch_size"] or 1)
         if kind == "task":
             return self.task(entry)
+        if kind == "module":  # e.g. base_mlp: the very module a rebuilt task holds, if it was shared
+            return self.module(entry.get("index"))
         if kind == "model":
             return MultitaskClassifier([self.task(t) for t in entry["tasks"]], init=None)
         # Another type: an instance of a stand-in class of the same name, so
