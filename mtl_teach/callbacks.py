@@ -15,13 +15,41 @@ class Callback:
     """Base class: override the hooks you need; each does nothing by default."""
 
     def on_fit_start(self, trainer: Trainer, model: MultitaskClassifier) -> None:
-        """Called once, before the first batch."""
+        """Called once, before the first batch.
+
+        Parameters
+        ----------
+        trainer
+            The Trainer running the fit.
+        model
+            The model being trained.
+        """
 
     def on_epoch_end(self, trainer: Trainer, model: MultitaskClassifier, epoch: int, metrics: dict[str, float]) -> None:
-        """Called after each epoch (1-based) with that epoch's logged metrics."""
+        """Called after each epoch (1-based) with that epoch's logged metrics.
+
+        Parameters
+        ----------
+        trainer
+            The Trainer running the fit.
+        model
+            The model being trained.
+        epoch
+            The epoch just finished, from 1.
+        metrics
+            That epoch's logged metrics, key -> value.
+        """
 
     def on_fit_end(self, trainer: Trainer, model: MultitaskClassifier) -> None:
-        """Called once, after training (and after the best checkpoint is restored)."""
+        """Called once, after training (and after the best checkpoint is restored).
+
+        Parameters
+        ----------
+        trainer
+            The Trainer running the fit.
+        model
+            The model being trained.
+        """
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -15,6 +15,30 @@ if TYPE_CHECKING:
     from mtl_teach.model import MultitaskClassifier
 
 
+def load_weights(model: MultitaskClassifier, model_path: str | Path) -> None:
+    """Load weights saved by ``model.save`` (``torch.load(weights_only=True)``).
+
+    Parameters
+    ----------
+    model
+        The model to load into; it must have the saved model's modules.
+    model_path
+        File written by :meth:`MultitaskClassifier.save`.
+    """
+    checkpoint = torch.load(model_path, map_location=model.device, weights_only=True)
+    state = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else checkpoint
+    missing, unexpected = set(model.state_dict()) - set(state), set(state) - set(model.state_dict())
+    if missing or unexpected:
+        fail(
+            f"MultitaskClassifier.load({str(model_path)!r})",
+            "must hold weights for exactly this model's modules",
+            f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}",
+            "build the model with the same tasks as the saved one.",
+            raw=True,
+        )
+    model.load_state_dict(state)
+
+
 class BestCheckpoint:
     """Track the epoch whose ``metric`` is best and keep a copy of its weights.
 

@@ -150,7 +150,19 @@ class DictDataset(Dataset[Batch]):
         task_name: str = "task",
         dataset_name: str = "default_dataset_name",
     ) -> DictDataset:
-        """Build a one-field, one-task dataset from two tensors."""
+        """Build a one-field, one-task dataset from two tensors.
+
+        Parameters
+        ----------
+        X_tensor, Y_tensor
+            Inputs ``(n, ...)`` and integer labels ``(n,)``.
+        split
+            One of ``"train"``, ``"valid"``, ``"test"``.
+        input_data_key, task_name
+            The ``X_dict`` field and the ``Y_dict`` key (the task's name).
+        dataset_name
+            Dataset name, used in score keys.
+        """
         return cls(dataset_name, split, {input_data_key: X_tensor}, {task_name: Y_tensor})
 
     def __len__(self) -> int:
@@ -176,6 +188,11 @@ def collate_dicts(batch: Sequence[Batch]) -> Batch:
     """Stack a list of ``(x_dict, y_dict)`` items into one batch.
 
     Tensors are stacked along a new first dimension; other values become lists.
+
+    Parameters
+    ----------
+    batch
+        Items as returned by ``DictDataset[i]``.
     """
     X_dict: XDict = {}
     Y_dict: YDict = {}
@@ -190,10 +207,18 @@ def collate_dicts(batch: Sequence[Batch]) -> Batch:
 class DictDataLoader(DataLoader[Batch]):
     """A :class:`torch.utils.data.DataLoader` over a :class:`DictDataset`.
 
-    Takes every ``DataLoader`` keyword (``batch_size``, ``shuffle``, ...).
     When the data are tensors, batches are cut from them with one indexing
     call per field instead of item-by-item collation: same batches, same
     order, several times less overhead.
+
+    Parameters
+    ----------
+    dataset
+        The :class:`DictDataset` to load.
+    collate_fn
+        How items become a batch; :func:`collate_dicts` by default.
+    **kwargs
+        Any ``DataLoader`` keyword: ``batch_size``, ``shuffle``, ...
     """
 
     dataset: DictDataset

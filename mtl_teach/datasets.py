@@ -44,21 +44,66 @@ def _check_r(kind: str, r: float) -> None:
 
 
 def make_circle_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Splits:
-    """Label 1 inside the circle ``x^2 + y^2 < r`` (area pi/4 of the square for r=1)."""
+    """Label 1 inside the circle ``x^2 + y^2 < r`` (area pi/4 of the square for r=1).
+
+    Parameters
+    ----------
+    n
+        Number of points (>= 10), split 80/10/10.
+    r
+        Size of the shape (> 0).
+    seed
+        Seed of the points; mixed with the task's name.
+
+    Returns
+    -------
+    (train, valid, test)
+        Each an ``(X, Y)`` pair: float32 ``(n, 2)`` points, int64 ``(n,)`` labels.
+    """
     _check_r("circle", r)
     X = _points("circle", n, seed)
     return _split(X, (X[:, 0] ** 2 + X[:, 1] ** 2 < r).astype(np.int64))
 
 
 def make_inv_circle_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Splits:
-    """Label 1 *outside* the circle ``x^2 + y^2 > r``: the circle task inverted."""
+    """Label 1 *outside* the circle ``x^2 + y^2 > r``: the circle task inverted.
+
+    Parameters
+    ----------
+    n
+        Number of points (>= 10), split 80/10/10.
+    r
+        Size of the shape (> 0).
+    seed
+        Seed of the points; mixed with the task's name.
+
+    Returns
+    -------
+    (train, valid, test)
+        Each an ``(X, Y)`` pair: float32 ``(n, 2)`` points, int64 ``(n,)`` labels.
+    """
     _check_r("inv_circle", r)
     X = _points("inv_circle", n, seed)
     return _split(X, (X[:, 0] ** 2 + X[:, 1] ** 2 > r).astype(np.int64))
 
 
 def make_square_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Splits:
-    """Label 1 inside the square ``|x| < r/2 and |y| < r/2``."""
+    """Label 1 inside the square ``|x| < r/2 and |y| < r/2``.
+
+    Parameters
+    ----------
+    n
+        Number of points (>= 10), split 80/10/10.
+    r
+        Size of the shape (> 0).
+    seed
+        Seed of the points; mixed with the task's name.
+
+    Returns
+    -------
+    (train, valid, test)
+        Each an ``(X, Y)`` pair: float32 ``(n, 2)`` points, int64 ``(n,)`` labels.
+    """
     _check_r("square", r)
     X = _points("square", n, seed)
     return _split(X, ((np.abs(X[:, 0]) < r / 2) & (np.abs(X[:, 1]) < r / 2)).astype(np.int64))
@@ -85,6 +130,15 @@ def make_tutorial_dataloaders(
     Returns ``3 * len(task_names)`` loaders, task by task in the order
     train, valid, test, with the tutorial's keys: ``X_dict`` field
     ``circle_data``, ``Y_dict`` key ``circle_task``, dataset ``circleDataset``.
+
+    Parameters
+    ----------
+    task_names
+        Tutorial tasks: ``"circle_task"``, ``"square_task"``, ``"inv_circle_task"``.
+    n, r, seed
+        As for :func:`make_circle_dataset`.
+    batch_size
+        Batch size of every loader.
     """
     if isinstance(task_names, str):
         task_names = [task_names]

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from mtl_teach._errors import fail
 from mtl_teach.data import Batch, DictDataLoader
+from mtl_teach.model_checks import check_labels
 
 if TYPE_CHECKING:
     from mtl_teach.model import MultitaskClassifier
@@ -70,7 +70,11 @@ def predict(
         "probs": {k: torch.cat(v).cpu().numpy() for k, v in probs.items()},
     }
     for label, task_name in label_tasks.items():
-        _check_gold_range(task_name, result["golds"][label], result["probs"][label])
+        # Training rejects a label its head has no output for; scoring must too,
+        # or it reports an accuracy that quietly counts those points as wrong.
+        golds_, probs_ = result["golds"][label], result["probs"][label]
+        if golds_.size:
+            check_labels(task_name, int(golds_.max()), probs_.ndim, probs_.shape[-1])
     if return_preds:
         result["preds"] = {k: v.argmax(axis=1) for k, v in result["probs"].items()}
     return result
@@ -96,22 +100,6 @@ def _run(
     finally:
         model.train(was_training)
     return golds, probs
-
-
-def _check_gold_range(task_name: str, golds: np.ndarray, probs: np.ndarray) -> None:
-    # Training rejects a label the head has no output for; scoring must too,
-    # or it reports an accuracy that quietly counts those points as wrong.
-    if probs.ndim != 2 or not golds.size:
-        return  # custom outputs may have other shapes; nothing to check
-    top, n_classes = int(golds.max()), probs.shape[1]
-    if top >= n_classes:
-        fail(
-            f"Labels of task {task_name!r}",
-            f"must lie in 0..{n_classes - 1}, the classes of its head ({n_classes} outputs)",
-            f"label {top}",
-            f"give the head {top + 1} outputs, or relabel the classes.",
-            raw=True,
-        )
 
 
 def score(

@@ -10,32 +10,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from mtl_teach import evaluation
+from mtl_teach import checkpointing, evaluation
 from mtl_teach._errors import check_choice, fail, names
 from mtl_teach.data import DictDataLoader
 from mtl_teach.evaluation import EVAL_BATCH_SIZE  # noqa: F401  (re-exported)
 from mtl_teach.graph import Node, compile_task, run_tasks
 from mtl_teach.initialization import INIT_SCHEMES, initialize
+from mtl_teach.model_checks import check_labels, resolve_device
 from mtl_teach.task import Task
-
-DEVICES = ("cpu", "cuda", "auto")
-
-
-def _resolve_device(device: str) -> torch.device:
-    if isinstance(device, torch.device):
-        device = str(device)
-    if not (isinstance(device, str) and (device in DEVICES or device.startswith("cuda:"))):
-        check_choice("MultitaskClassifier(device)", device, DEVICES)
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        fail(
-            "MultitaskClassifier(device)",
-            "asks for a GPU, but torch sees no CUDA device",
-            device,
-            'use device="cpu" or device="auto".',
-        )
-    return torch.device(device)
 
 
 class MultitaskClassifier(nn.Module):
@@ -69,7 +51,7 @@ class MultitaskClassifier(nn.Module):
         if init is not None:
             check_choice("MultitaskClassifier(init)", init, INIT_SCHEMES)
         self.name = name or type(self).__name__
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device)
         self.init = init
         self.module_pool = nn.ModuleDict()
         self.tasks: dict[str, Task] = {}
@@ -81,7 +63,14 @@ class MultitaskClassifier(nn.Module):
 
     # ----------------------------------------------------------- structure
     def add_task(self, task: Task) -> None:
-        """Add ``task``; its modules join the pool, shared with others by name."""
+        """Add ``task``; its modules join the pool, shared with others by name.
+
+        Parameters
+        ----------
+        task
+            A :class:`~mtl_teach.Task` with a new name. A module under a name
+            already in the pool must be that same object.
+        """
         if not isinstance(task, Task):
             fail(
                 "MultitaskClassifier.add_task(task)",
@@ -116,7 +105,13 @@ class MultitaskClassifier(nn.Module):
         self._plans[task.name] = compile_task(task)
 
     def remove_task(self, task_name: str) -> None:
-        """Remove a task and every module no remaining task uses."""
+        """Remove a task and every module no remaining task uses.
+
+        Parameters
+        ----------
+        task_name
+            The name of a task of the model.
+        """
         if task_name not in self.tasks:
             fail(
                 "MultitaskClassifier.remove_task(task_name)",
@@ -155,7 +150,17 @@ class MultitaskClassifier(nn.Module):
     def label_tasks(
         self, Y_dict: Mapping[str, Any], remap_labels: Mapping[str, str | None] | None = None, where: str = "Y_dict"
     ) -> dict[str, str]:
-        """Map each label key of ``Y_dict`` to the task that predicts it."""
+        """Map each label key of ``Y_dict`` to the task that predicts it.
+
+        Parameters
+        ----------
+        Y_dict
+            Label key -> labels; a key names its task unless remapped.
+        remap_labels
+            Label key -> task name, or None to leave that label out.
+        where
+            Where the labels come from, for error messages.
+        """
         remap = dict(remap_labels or {})
         mapping: dict[str, str] = {}
         for label in Y_dict:
@@ -180,7 +185,15 @@ class MultitaskClassifier(nn.Module):
         return mapping
 
     def forward(self, X_dict: Mapping[str, Any], task_names: Sequence[str]) -> dict[str, Any]:
-        """Return ``{task_name: output of its last op}`` (the logits)."""
+        """Return ``{task_name: output of its last op}`` (the logits).
+
+        Parameters
+        ----------
+        X_dict
+            Field name -> batch of inputs.
+        task_names
+            The tasks to run; ops they share run once.
+        """
         if self.device.type != "cpu":
             X_dict = {
                 k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in X_dict.items()
@@ -190,7 +203,20 @@ class MultitaskClassifier(nn.Module):
     def calculate_loss(
         self, X_dict: Mapping[str, Any], Y_dict: Mapping[str, torch.Tensor]
     ) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
-        """Per-task loss and number of labelled examples; label -1 is masked out."""
+        """Per-task loss and number of labelled examples; label -1 is masked out.
+
+        Parameters
+        ----------
+        X_dict
+            Field name -> batch of inputs.
+        Y_dict
+            Task name -> batch of integer labels.
+
+        Returns
+        -------
+        loss_dict, count_dict
+            Task -> loss, and task -> number of labelled examples.
+        """
         label_tasks = self.label_tasks(Y_dict)
         outputs = self.forward(X_dict, list(dict.fromkeys(label_tasks.values())))
         loss_dict: dict[str, torch.Tensor] = {}
@@ -214,7 +240,7 @@ class MultitaskClassifier(nn.Module):
             if low == -1:
                 active = Y != -1
                 logits, Y = logits[active], Y[active]
-            check_labels(task_name, high, logits)
+            check_labels(task_name, high, logits.dim(), logits.shape[-1])
             loss_dict[label] = self.tasks[task_name].loss_func(logits, Y)
             count_dict[label] = len(Y)
         return loss_dict, count_dict
@@ -228,7 +254,16 @@ class MultitaskClassifier(nn.Module):
     ) -> dict[str, dict[str, np.ndarray]]:
         """Return ``{"golds", "probs"[, "preds"]}``, each ``{label: array}``.
 
-        See :func:`mtl_teach.evaluation.predict`.
+        Parameters
+        ----------
+        dataloader
+            The loader to predict.
+        return_preds
+            Also return ``"preds"``, the argmax of the probabilities.
+        remap_labels
+            Label key -> task that predicts it (None: skip that label).
+
+        See :func:`mtl_teach.evaluation.predict` for the shapes.
         """
         return evaluation.predict(self, dataloader, return_preds=return_preds, remap_labels=remap_labels)
 
@@ -240,43 +275,40 @@ class MultitaskClassifier(nn.Module):
     ) -> Any:
         """Score every loader with its tasks' scorers.
 
-        Returns ``{"task/dataset/split/metric": value}``, or a pandas
-        DataFrame with columns label, dataset, split, metric, score
-        (see :func:`mtl_teach.evaluation.score`).
+        Parameters
+        ----------
+        dataloaders
+            The loaders to score (one loader is accepted too).
+        remap_labels
+            Label key -> task that predicts it (None: skip that label).
+        as_dataframe
+            Return a pandas DataFrame with columns label, dataset, split,
+            metric, score (needs pandas).
+
+        Returns
+        -------
+        dict or DataFrame
+            ``{"task/dataset/split/metric": value}`` by default.
         """
         return evaluation.score(self, dataloaders, remap_labels=remap_labels, as_dataframe=as_dataframe)
 
     # ---------------------------------------------------------- save/load
     def save(self, model_path: str | Path) -> None:
-        """Save the weights (plain tensors: loadable with ``weights_only=True``)."""
+        """Save the weights (plain tensors: loadable with ``weights_only=True``).
+
+        Parameters
+        ----------
+        model_path
+            File to write, e.g. ``"model.pth"``.
+        """
         torch.save({"name": self.name, "tasks": list(self.tasks), "model": self.state_dict()}, model_path)
 
     def load(self, model_path: str | Path) -> None:
-        """Load weights saved by :meth:`save` into this model (same tasks)."""
-        checkpoint = torch.load(model_path, map_location=self.device, weights_only=True)
-        state = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else checkpoint
-        missing, unexpected = set(self.state_dict()) - set(state), set(state) - set(self.state_dict())
-        if missing or unexpected:
-            fail(
-                f"MultitaskClassifier.load({str(model_path)!r})",
-                "must hold weights for exactly this model's modules",
-                f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}",
-                "build the model with the same tasks as the saved one.",
-                raw=True,
-            )
-        self.load_state_dict(state)
+        """Load weights saved by :meth:`save` into this model (same tasks).
 
-
-def check_labels(task_name: str, top: int, logits: torch.Tensor) -> None:
-    """Fail clearly if label ``top`` (the largest) is not a class of the task's head."""
-    if logits.dim() != 2:
-        return  # custom losses may use other shapes; nothing to check
-    n_classes = logits.shape[1]
-    if top >= n_classes:
-        fail(
-            f"Labels of task {task_name!r}",
-            f"must lie in 0..{n_classes - 1}, the classes of its head ({n_classes} outputs)",
-            f"label {top}",
-            f"give the head {top + 1} outputs, or relabel the classes.",
-            raw=True,
-        )
+        Parameters
+        ----------
+        model_path
+            File written by :meth:`save`.
+        """
+        checkpointing.load_weights(self, model_path)

@@ -44,7 +44,9 @@ class Trainer:
         ``"shuffled"`` (all loaders' batches in random order) or ``"sequential"``.
     seed
         Seeds Python, numpy and torch (and so the batch order and shuffling)
-        at the start of :meth:`fit`: the same seed gives the same numbers.
+        at the start of :meth:`fit`: the same seed and the same starting
+        weights give the same numbers. The weights are drawn when the model
+        is built, so call :func:`~mtl_teach.set_seed` before building it too.
     progress_bar
         A tqdm bar per epoch (a widget in Jupyter). ``TQDM_DISABLE=1`` hides it.
     checkpointing, checkpoint_metric, checkpoint_dir
@@ -144,7 +146,16 @@ class Trainer:
         return train, valid
 
     def fit(self, model: MultitaskClassifier, dataloaders: Sequence[DictDataLoader]) -> MultitaskClassifier:
-        """Train ``model`` in place on the train loaders; return it."""
+        """Train ``model`` in place on the train loaders; return it.
+
+        Parameters
+        ----------
+        model
+            The :class:`MultitaskClassifier` to train.
+        dataloaders
+            Loaders of every split: train loaders are trained on, valid ones
+            scored after each evaluation; test loaders are left alone.
+        """
         train_loaders, valid_loaders = self._split_loaders(model, dataloaders)
         if self.seed is not None:
             set_seed(self.seed)

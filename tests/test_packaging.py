@@ -73,3 +73,44 @@ def test_readme_python_snippet_runs_as_written() -> None:
     assert set(scores) >= {"circle_task/circleDataset/test/accuracy", "square_task/squareDataset/test/accuracy"}
     assert min(scores.values()) > 0.85, scores
     assert "circle_task/circleDataset/train/loss" in namespace["trainer"].history
+
+
+def _public_callables():
+    import inspect
+
+    import mtl_teach
+
+    for name in mtl_teach.__all__:
+        obj = getattr(mtl_teach, name)
+        if inspect.isclass(obj) and not issubclass(obj, BaseException | Warning):
+            yield name, obj
+            for attr, member in vars(obj).items():
+                func = member.__func__ if isinstance(member, classmethod | staticmethod) else member
+                # Methods defined in the class (not defaults such as Task.loss_func=F.cross_entropy);
+                # getattr lets an override inherit its base's docstring, as help() shows it.
+                if (
+                    not attr.startswith("_")
+                    and inspect.isfunction(func)
+                    and func.__qualname__.startswith(f"{obj.__name__}.")
+                ):
+                    yield f"{name}.{attr}", getattr(obj, attr)
+        elif inspect.isfunction(obj):
+            yield name, obj
+
+
+def test_public_api_has_numpydoc_parameters_and_a_repr() -> None:
+    # Students read these with help(...) and Shift-Tab in Jupyter: every public
+    # function that takes arguments documents them in a numpydoc Parameters section.
+    import inspect
+
+    missing = []
+    for name, obj in _public_callables():
+        doc = inspect.getdoc(obj) or ""
+        params = [p for p in inspect.signature(obj).parameters if p not in ("self", "cls")]
+        if not doc:
+            missing.append(f"{name}: no docstring")
+        elif params and "Parameters\n----------" not in doc:
+            missing.append(f"{name}: no Parameters section for {params}")
+        if inspect.isclass(obj) and not any("__repr__" in vars(c) for c in obj.__mro__[:-1]):
+            missing.append(f"{name}: no __repr__")
+    assert not missing, "\n".join(missing)
