@@ -22,9 +22,11 @@ SOURCE = Path(os.environ.get("MTL_TEACH_E2E_NOTEBOOKS", REPO / "notebooks"))
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
 STUDENT_DIR = "student"
 # A call (not an import or a comment) of something that draws decision boundaries:
-# plot_decision_boundaries(...), DecisionBoundaryDisplay.from_model(...), plot_boundary_evolution(...).
+# plot_decision_boundaries(...), DecisionBoundaryDisplay.from_model(...), plot_boundary_evolution(...),
+# plot_slice_boundaries(...).
 BOUNDARY_CALL = re.compile(
-    r"^[^#\n]*\b(\w*decision_boundar\w*|DecisionBoundaryDisplay\.from_\w+|\w*boundary_evolution)\s*\(", re.MULTILINE
+    r"^[^#\n]*\b(\w*decision_boundar\w*|DecisionBoundaryDisplay\.from_\w+|\w*boundary_evolution|\w*slice_boundaries)\s*\(",
+    re.MULTILINE,
 )
 SELF_CHECK_CALL = re.compile(r"^[^#\n]*\.check\s*\(", re.MULTILINE)
 # An nbgrader stub left in the student copy: the cell ends by raising NotImplementedError.

@@ -35,6 +35,12 @@ def test_the_course_has_notebooks_to_run() -> None:
     assert any(load_plan(SOURCE / rel).boundaries for rel in NOTEBOOKS), "no notebook draws a decision boundary"
 
 
+def test_every_notebook_that_draws_decision_boundaries_is_recognised() -> None:
+    """05's slice plots are decision boundaries too: their size is checked and screenshots kept."""
+    drawing = {rel for rel in NOTEBOOKS if "/" not in rel and load_plan(SOURCE / rel).boundaries}
+    assert {"03_decision_boundaries.ipynb", "05_slicing.ipynb"} <= drawing, drawing
+
+
 def test_make_lab_opens_the_start_page(lab: JupyterLab, lab_root: Path, page: Any) -> None:
     """``make lab`` opens JupyterLab on notebooks/ with the start page (README.md) in front."""
     start_page = next((arg for arg in make_lab_args() if not arg.startswith("-")), None)
