@@ -424,3 +424,17 @@ def test_the_answer_export_keeps_the_shared_trunk_shared(tmp_path):
         rebuilt_task, rebuilt_base = rebuild(path, ("inv_circle_task", "base_mlp"))
         assert isinstance(rebuilt_base, nn.Sequential)
         assert (rebuilt_task.module_pool["base_mlp"] is rebuilt_base) is shared
+
+
+def test_resume_regrades_a_submission_the_grader_itself_failed_on(tmp_path):
+    # A kernel that cannot even start (here: far too little memory) is the grader's failure, not
+    # the student's: its 0 must not stick, so --resume grades that submission again.
+    out, perfect = tmp_path / "grades", SUBMISSIONS / "perfect.ipynb"
+    first = _grade(perfect, "--out", out, "--jobs", "1", "--memory-mb", "10")
+    assert first.returncode == 1 and "perfect: 0/10" in first.stdout, first.stdout + first.stderr
+    assert "the grader failed on 1 submission" in first.stderr and "--resume" in first.stderr
+    assert "kernel failed" in _results(out, "perfect")["tests"][0]["output"]
+    again = _grade(perfect, "--out", out, "--resume", "--jobs", "1", *LIMITS)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "perfect: 10/10" in again.stdout and "graded 1, skipped 0" in again.stdout
+    assert _results(out, "perfect")["score"] == 10

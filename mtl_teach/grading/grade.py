@@ -135,6 +135,7 @@ def _error_record(job: Job, sha256: str, items: dict[str, int], message: str) ->
         "items": rows,
         "total": 0,
         "max_score": sum(items.values()),
+        "grader_failed": True,
     }
 
 
@@ -194,7 +195,13 @@ def run(args: argparse.Namespace) -> int:
             str(path.resolve()), path.stem, str(source.resolve()), exercise_module(assignment), assignment, limits
         )
         done = records.get(path.stem)
-        if args.resume and done and done.get("sha256") == _sha256(path) and done.get("assignment") == assignment:
+        if (
+            args.resume
+            and done
+            and not done.get("grader_failed")  # the grader failed on it last time: grade it again
+            and done.get("sha256") == _sha256(path)
+            and done.get("assignment") == assignment
+        ):
             skipped += 1
             continue
         jobs.append(job)
@@ -229,4 +236,13 @@ def run(args: argparse.Namespace) -> int:
         print("note: lines not written by the grader were removed from the journal", file=sys.stderr)
     write_outputs(out, journal.records(), list(items))  # every file again, from the grader's own records
     print(f"graded {len(jobs)}, skipped {skipped} already graded; wrote {out / 'grades.csv'}")
+    failed = [job.student for job in jobs if records.get(job.student, {}).get("grader_failed")]
+    if failed:
+        print(
+            f"the grader failed on {len(failed)} submission{'s' * (len(failed) != 1)} ({', '.join(failed[:10])}): "
+            "no cell of theirs ran, so they got 0 for now (see their feedback). Fix the cause, e.g. a --memory-mb "
+            "too small for a kernel to start, then run again with --resume to grade just those.",
+            file=sys.stderr,
+        )
+        return 1
     return 0

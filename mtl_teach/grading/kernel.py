@@ -47,6 +47,9 @@ class Limits:
     file_mb: int = 64
 
 
+KERNEL_FAILED = "not run: the grader's kernel failed"  # before any cell ran: the grader's fault, not the student's
+
+
 @dataclass(frozen=True)
 class CellRun:
     """What happened to one cell: ``status`` ok/error/dead/not_run, and why.
@@ -196,9 +199,9 @@ def run_cells(sources: list[str], workdir: Path, private: Path, limits: Limits) 
                 if runs[-1].status == "dead":
                     stop = "not run: the kernel had died in an earlier cell"
     except Exception as error:  # the kernel failed to start, or nbclient gave up
-        runs += [
-            CellRun("not_run", f"not run: the grader's kernel failed ({type(error).__name__}: {str(error)[:200]})")
-        ] * (len(cells) - len(runs))
+        runs += [CellRun("not_run", f"{KERNEL_FAILED} ({type(error).__name__}: {str(error)[:200]})")] * (
+            len(cells) - len(runs)
+        )
     finally:
         with contextlib.suppress(Exception):
             client._cleanup_kernel()

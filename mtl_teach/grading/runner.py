@@ -25,7 +25,7 @@ import nbformat
 
 from mtl_teach.grading import export
 from mtl_teach.grading.cells import assemble, graded_cells
-from mtl_teach.grading.kernel import CellRun, Limits, run_cells
+from mtl_teach.grading.kernel import KERNEL_FAILED, CellRun, Limits, run_cells
 from mtl_teach.grading.rebuild import MISSING, RebuildError, rebuild
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
@@ -181,6 +181,8 @@ def grade_submission(job: Job) -> dict[str, Any]:
                         )
                         labels.append("the grader's answer export")
             runs = run_cells(sources, work, private, job.limits)
+            if runs and all(run.status == "not_run" and run.reason.startswith(KERNEL_FAILED) for run in runs):
+                record["grader_failed"] = True  # no cell ran: --resume grades it again
             record["notes"] = [*assembly.notes, *limit_notes(labels, runs, job.limits)]
             items = [
                 _score_item(gid, pts, runs[slots[gid]] if gid in slots else None, answers, exercise)
