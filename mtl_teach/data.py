@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from mtl_teach._errors import check_choice, fail, names
 
@@ -259,6 +259,21 @@ class DictDataLoader(DataLoader[Batch]):
         # consecutive indices; a custom batch_sampler may yield any indices.
         batches = self.batch_sampler
         contiguous = type(batches) is BatchSampler and isinstance(batches.sampler, SequentialSampler)
+        if type(batches) is BatchSampler and type(batches.sampler) is RandomSampler and self.generator is None:
+            # A shuffled epoch: draw every batch's indices up front (the sampler
+            # seeds a private generator at its first draw, as when iterated),
+            # gather each field once, and yield views: the same batches, one
+            # copy per epoch instead of one per batch.
+            plan = list(batches)
+            order = torch.as_tensor([i for indices in plan for i in indices])
+            X_dict = {k: v[order] for k, v in data.X_dict.items()}
+            Y_dict = {k: v[order] for k, v in data.Y_dict.items()}
+            start = 0
+            for indices in plan:
+                part = slice(start, start + len(indices))
+                start += len(indices)
+                yield ({k: v[part] for k, v in X_dict.items()}, {k: v[part] for k, v in Y_dict.items()})
+            return
         for indices in self.batch_sampler:
             # A sequential batch is a slice (a view, no copy); a shuffled one
             # is gathered with a single index tensor per field.
