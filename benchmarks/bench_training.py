@@ -2,7 +2,8 @@
 
 Both train the tutorial's 3-task model (2-8-4 trunk, 4->2 heads; 800 train
 points per task, batch 32, 10 epochs, Adam lr=0.02, grad-norm clip 1.0) on
-the same batches in a shuffled task order. Trainer.fit runs with its
+the same kind of batches: each task's examples reshuffled every epoch (as a
+shuffling DataLoader does), and the tasks' batches in a shuffled order. Trainer.fit runs with its
 defaults, i.e. also scoring the valid loaders, reviving dead units and
 checking for stalls after each epoch. Target: ratio <= 1.15.
 
@@ -33,9 +34,12 @@ def hand_written(loaders) -> None:
     order = [(t, i) for t, (X, _) in enumerate(train) for i in range(0, len(X), 32)]
     rng = random.Random(0)
     for _ in range(10):
+        # Like the Trainer: a fresh order of each task's examples every epoch
+        # (one gather per task), then the tasks' batches in a shuffled order.
+        shuffled = [(X[perm], Y[perm]) for X, Y in train for perm in [torch.randperm(len(X))]]
         rng.shuffle(order)
         for t, i in order:
-            X, Y = train[t]
+            X, Y = shuffled[t]
             optimizer.zero_grad(set_to_none=True)
             loss = F.cross_entropy(heads[t](trunk(X[i : i + 32])), Y[i : i + 32])
             loss.backward()
