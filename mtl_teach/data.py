@@ -282,3 +282,19 @@ class DictDataLoader(DataLoader[Batch]):
 
     def __repr__(self) -> str:
         return f"DictDataLoader({self.dataset.name!r}, split={self.dataset.split!r}, n={len(self.dataset)}, batch_size={self.batch_size}, tasks={names(self.dataset.Y_dict)})"
+
+
+def label_ranges(Y_dict: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
+    """Return ``(lowest, highest)`` label of each non-empty label tensor.
+
+    Parameters
+    ----------
+    Y_dict
+        Label key -> labels, e.g. a :class:`DictDataset`'s ``Y_dict``.
+    """
+    ranges = {}
+    for key, Y in Y_dict.items():
+        if isinstance(Y, torch.Tensor) and Y.numel() and not Y.is_floating_point():
+            low, high = torch.aminmax(Y)
+            ranges[key] = (int(low), int(high))
+    return ranges

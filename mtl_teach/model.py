@@ -201,7 +201,11 @@ class MultitaskClassifier(nn.Module):
         return run_tasks(self.module_pool, self._plans, X_dict, task_names)
 
     def calculate_loss(
-        self, X_dict: Mapping[str, Any], Y_dict: Mapping[str, torch.Tensor]
+        self,
+        X_dict: Mapping[str, Any],
+        Y_dict: Mapping[str, torch.Tensor],
+        *,
+        label_ranges: Mapping[str, tuple[int, int]] | None = None,
     ) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
         """Per-task loss and number of labelled examples; label -1 is masked out.
 
@@ -211,6 +215,11 @@ class MultitaskClassifier(nn.Module):
             Field name -> batch of inputs.
         Y_dict
             Task name -> batch of integer labels.
+        label_ranges
+            Label key -> ``(lowest, highest)`` label of the whole dataset the
+            batch comes from (the Trainer passes these). Where the lowest is
+            not -1, the batch's own range check is skipped; omit to check
+            every batch.
 
         Returns
         -------
@@ -225,8 +234,13 @@ class MultitaskClassifier(nn.Module):
             Y = Y_dict[label].to(self.device)
             logits = outputs[task_name]
             # One reduction and one sync per task: the label range tells both
-            # whether any -1 must be masked and whether a label is too big.
-            low, high = (int(v) for v in torch.aminmax(Y)) if len(Y) else (-1, -1)
+            # whether any -1 must be masked and whether a label is too big. A
+            # dataset's range without -1 bounds every batch: no sync needed.
+            known = label_ranges.get(label) if label_ranges else None
+            if known is not None and known[0] >= 0:
+                low, high = known
+            else:
+                low, high = (int(v) for v in torch.aminmax(Y)) if Y.shape[0] else (-1, -1)
             if low < -1:  # DictDataset rejects these, but a raw batch may not have gone through it
                 fail(
                     f"Labels of task {task_name!r}",
@@ -242,7 +256,7 @@ class MultitaskClassifier(nn.Module):
                 logits, Y = logits[active], Y[active]
             check_labels(task_name, high, logits.dim(), logits.shape[-1])
             loss_dict[label] = self.tasks[task_name].loss_func(logits, Y)
-            count_dict[label] = len(Y)
+            count_dict[label] = Y.shape[0]
         return loss_dict, count_dict
 
     # ---------------------------------------------------- predict / score

@@ -15,7 +15,7 @@ import torch
 from mtl_teach._errors import MTLConfigError, fail, names
 from mtl_teach.callbacks import Callback
 from mtl_teach.checkpointing import BestCheckpoint
-from mtl_teach.data import DictDataLoader
+from mtl_teach.data import DictDataLoader, label_ranges
 from mtl_teach.diagnostics import StallMonitor
 from mtl_teach.log_writers import JsonWriter, TensorBoardWriter
 from mtl_teach.model import MultitaskClassifier
@@ -219,11 +219,13 @@ class Trainer:
         params = [p for group in optimizer.param_groups for p in group["params"]]
         weights = {name: task.weight for name, task in model.tasks.items()}
         keys: dict[tuple[str, int], str] = {}  # (label, loader) -> "label/dataset/train/loss", built once
+        # Each train set's label range, once: spares calculate_loss a sync per batch.
+        ranges = {id(dl): label_ranges(dl.dataset.Y_dict) for dl in train_loaders}
         batches = iterate_batches(self.batch_scheduler, train_loaders, rng)
         bar = self._progress(sum(len(dl) for dl in train_loaders), epoch)
         for step, ((X_dict, Y_dict), loader) in enumerate(batches, start=1):
             optimizer.zero_grad(set_to_none=True)
-            loss_dict, count_dict = model.calculate_loss(X_dict, Y_dict)
+            loss_dict, count_dict = model.calculate_loss(X_dict, Y_dict, label_ranges=ranges[id(loader)])
             if not loss_dict:
                 continue
             # Per-task weights (Task(weight=...)); labels are task names here.
@@ -231,10 +233,14 @@ class Trainer:
             weighted = {
                 label: loss if weights[label] == 1.0 else loss * weights[label] for label, loss in loss_dict.items()
             }
-            terms = list(weighted.values())
-            loss = terms[0] if len(terms) == 1 else torch.stack(terms).sum()
-            values = {label: item.item() for label, item in weighted.items()}
-            value = sum(values.values())
+            if len(weighted) == 1:  # the usual batch: one task's labels
+                ((label, loss),) = weighted.items()
+                value = loss.item()
+                values = {label: value}
+            else:
+                loss = torch.stack(list(weighted.values())).sum()
+                values = {label: item.item() for label, item in weighted.items()}
+                value = sum(values.values())
             if not math.isfinite(value):
                 bad = [label for label, item in values.items() if not math.isfinite(item)]
                 raise FloatingPointError(

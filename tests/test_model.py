@@ -22,6 +22,7 @@ from mtl_teach import (
     make_tutorial_dataloaders,
     set_seed,
 )
+from mtl_teach.data import label_ranges
 from mtl_teach.initialization import RELU_BIAS
 
 THREE = ("circle_task", "square_task", "inv_circle_task")
@@ -601,3 +602,30 @@ def test_unknown_init_lists_the_valid_names():
         MTLConfigError, match=r"MultitaskClassifier\(init\) must be one of 'kaiming', 'torch'; got 'xavier'"
     ):
         MultitaskClassifier(tutorial_tasks(["circle_task"]), init="xavier")
+
+
+def test_label_ranges_give_the_same_losses_and_still_catch_a_bad_label(model):
+    # The Trainer passes each dataset's label range to skip a sync per batch;
+    # the losses must not change, and a range beyond the head is still an error.
+    X = {"circle_data": torch.randn(6, 2)}
+    Y = {"circle_task": torch.tensor([0, 1, 1, 0, 1, 1])}
+    plain, counts = model.calculate_loss(X, Y)
+    ranged, ranged_counts = model.calculate_loss(X, Y, label_ranges={"circle_task": (0, 1)})
+    assert torch.equal(plain["circle_task"], ranged["circle_task"]) and counts == ranged_counts == {"circle_task": 6}
+    with pytest.raises(MTLConfigError, match=r"Labels of task 'circle_task' must lie in 0\.\.1.*got label 2"):
+        model.calculate_loss(X, Y, label_ranges={"circle_task": (0, 2)})
+
+
+def test_a_label_range_with_minus_one_still_masks_each_batch(model):
+    X = {"circle_data": torch.randn(4, 2)}
+    ranges = {"circle_task": (-1, 1)}
+    loss, counts = model.calculate_loss(X, {"circle_task": torch.tensor([1, -1, 0, -1])}, label_ranges=ranges)
+    expected = F.cross_entropy(model(X, ["circle_task"])["circle_task"][[0, 2]], torch.tensor([1, 0]))
+    assert torch.allclose(loss["circle_task"], expected) and counts == {"circle_task": 2}
+    # A batch with no labels for the task adds no loss (not a NaN).
+    assert model.calculate_loss(X, {"circle_task": torch.full((4,), -1)}, label_ranges=ranges) == ({}, {})
+
+
+def test_label_ranges_of_a_y_dict():
+    Y = {"a": torch.tensor([2, -1, 0]), "b": torch.tensor([], dtype=torch.long), "c": [0, 1]}
+    assert label_ranges(Y) == {"a": (-1, 2)}
