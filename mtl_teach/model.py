@@ -16,7 +16,7 @@ from mtl_teach.data import DictDataLoader
 from mtl_teach.evaluation import EVAL_BATCH_SIZE  # noqa: F401  (re-exported)
 from mtl_teach.graph import Node, compile_task, run_tasks
 from mtl_teach.initialization import INIT_SCHEMES, initialize
-from mtl_teach.model_checks import check_labels, resolve_device
+from mtl_teach.model_checks import check_labels, map_labels, resolve_device
 from mtl_teach.task import Task
 
 
@@ -161,28 +161,7 @@ class MultitaskClassifier(nn.Module):
         where
             Where the labels come from, for error messages.
         """
-        remap = dict(remap_labels or {})
-        mapping: dict[str, str] = {}
-        for label in Y_dict:
-            task = remap.get(label, label)
-            if task is None:
-                continue
-            if task not in self.tasks:
-                fail(
-                    f"{where} key {label!r}",
-                    f"must name a task of the model (tasks: {names(self.tasks)})",
-                    label,
-                    "name the labels after your task, add that task to the model, or leave this loader out.",
-                )
-            mapping[label] = task
-        if not mapping:
-            fail(
-                where,
-                f"must have labels for at least one task of the model (tasks: {names(self.tasks)})",
-                list(Y_dict),
-                "name the Y_dict key after a task.",
-            )
-        return mapping
+        return map_labels(self.tasks, Y_dict, remap_labels, where)
 
     def forward(self, X_dict: Mapping[str, Any], task_names: Sequence[str]) -> dict[str, Any]:
         """Return ``{task_name: output of its last op}`` (the logits).

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 
-from mtl_teach._errors import check_choice, fail
+from mtl_teach._errors import check_choice, fail, names
 
 DEVICES = ("cpu", "cuda", "auto")
 
@@ -54,3 +57,43 @@ def check_labels(task_name: str, top: int, n_dims: int, n_classes: int) -> None:
             f"give the head {top + 1} outputs, or relabel the classes.",
             raw=True,
         )
+
+
+def map_labels(
+    tasks: Mapping[str, Any], Y_dict: Mapping[str, Any], remap_labels: Mapping[str, str | None] | None, where: str
+) -> dict[str, str]:
+    """Map each label key of ``Y_dict`` to its task; fail clearly on an unknown one.
+
+    Parameters
+    ----------
+    tasks
+        The model's tasks by name.
+    Y_dict
+        Label key -> labels; a key names its task unless remapped.
+    remap_labels
+        Label key -> task name, or None to leave that label out.
+    where
+        Where the labels come from, for error messages.
+    """
+    remap = dict(remap_labels or {})
+    mapping: dict[str, str] = {}
+    for label in Y_dict:
+        task = remap.get(label, label)
+        if task is None:
+            continue
+        if task not in tasks:
+            fail(
+                f"{where} key {label!r}",
+                f"must name a task of the model (tasks: {names(tasks)})",
+                label,
+                "name the labels after your task, add that task to the model, or leave this loader out.",
+            )
+        mapping[label] = task
+    if not mapping:
+        fail(
+            where,
+            f"must have labels for at least one task of the model (tasks: {names(tasks)})",
+            list(Y_dict),
+            "name the Y_dict key after a task.",
+        )
+    return mapping

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from mtl_teach._errors import MTLConfigError, fail, names
+from mtl_teach._errors import MTLConfigError, names
 from mtl_teach.callbacks import Callback
 from mtl_teach.checkpointing import BestCheckpoint
 from mtl_teach.data import DictDataLoader, label_ranges
@@ -22,7 +22,7 @@ from mtl_teach.model import MultitaskClassifier
 from mtl_teach.revival import RevivedUnit, revive_dead_units
 from mtl_teach.schedulers import iterate_batches, lr_factor, make_optimizer
 from mtl_teach.seed import set_seed
-from mtl_teach.trainer_config import validate_config
+from mtl_teach.trainer_config import split_loaders, validate_config
 
 
 @dataclass(frozen=True)
@@ -111,40 +111,6 @@ class Trainer:
         return f"Trainer({', '.join(changed)})"
 
     # ------------------------------------------------------------------ fit
-    def _split_loaders(self, model: MultitaskClassifier, dataloaders: Sequence[DictDataLoader]) -> tuple[list, list]:
-        if isinstance(dataloaders, DictDataLoader):
-            dataloaders = [dataloaders]
-        if not isinstance(model, MultitaskClassifier):
-            fail(
-                "Trainer.fit(model)",
-                "must be a MultitaskClassifier",
-                type(model).__name__,
-                "build one with MultitaskClassifier([task, ...]).",
-                raw=True,
-            )
-        for loader in dataloaders:
-            if not isinstance(loader, DictDataLoader):
-                fail(
-                    "Trainer.fit(dataloaders)",
-                    "must be a list of DictDataLoader",
-                    type(loader).__name__,
-                    "wrap each dataset: DictDataLoader(dataset, batch_size=32).",
-                    raw=True,
-                )
-            model.label_tasks(
-                loader.dataset.Y_dict, where=f"Dataset {loader.dataset.name!r} ({loader.dataset.split}) Y_dict"
-            )
-        train = [dl for dl in dataloaders if dl.dataset.split == self.train_split]
-        if not train:
-            fail(
-                "Trainer.fit(dataloaders)",
-                f"must include at least one loader of split {self.train_split!r}",
-                [f"{dl.dataset.name}/{dl.dataset.split}" for dl in dataloaders],
-                "add a train loader: DictDataset(name, 'train', X_dict, Y_dict).",
-            )
-        valid = [dl for dl in dataloaders if dl.dataset.split == self.valid_split]
-        return train, valid
-
     def fit(self, model: MultitaskClassifier, dataloaders: Sequence[DictDataLoader]) -> MultitaskClassifier:
         """Train ``model`` in place on the train loaders; return it.
 
@@ -156,7 +122,7 @@ class Trainer:
             Loaders of every split: train loaders are trained on, valid ones
             scored after each evaluation; test loaders are left alone.
         """
-        train_loaders, valid_loaders = self._split_loaders(model, dataloaders)
+        train_loaders, valid_loaders = split_loaders(model, dataloaders, self.train_split, self.valid_split)
         if self.seed is not None:
             set_seed(self.seed)
         rng = random.Random(random.getrandbits(64))  # batch order: follows the seed

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mtl_teach._errors import check_choice, fail
 from mtl_teach.callbacks import Callback
-from mtl_teach.data import SPLITS
+from mtl_teach.data import SPLITS, DictDataLoader
 from mtl_teach.log_writers import LOG_WRITERS, tensorboard_available
+from mtl_teach.model import MultitaskClassifier
 from mtl_teach.schedulers import BATCH_SCHEDULERS, LR_SCHEDULERS, OPTIMIZERS
 
 if TYPE_CHECKING:
@@ -67,3 +69,51 @@ def validate_config(config: Trainer) -> None:
         )
     if any(not isinstance(cb, Callback) for cb in config.callbacks):
         fail("Trainer(callbacks)", "must hold Callback objects", list(config.callbacks), "subclass mtl_teach.Callback.")
+
+
+def split_loaders(
+    model: MultitaskClassifier, dataloaders: Sequence[DictDataLoader], train_split: str, valid_split: str
+) -> tuple[list[DictDataLoader], list[DictDataLoader]]:
+    """Check ``Trainer.fit``'s arguments; return its train and valid loaders.
+
+    Parameters
+    ----------
+    model
+        Must be a :class:`MultitaskClassifier`.
+    dataloaders
+        DictDataLoaders whose labels all name tasks of ``model``.
+    train_split, valid_split
+        The splits trained on and scored during training.
+    """
+    if isinstance(dataloaders, DictDataLoader):
+        dataloaders = [dataloaders]
+    if not isinstance(model, MultitaskClassifier):
+        fail(
+            "Trainer.fit(model)",
+            "must be a MultitaskClassifier",
+            type(model).__name__,
+            "build one with MultitaskClassifier([task, ...]).",
+            raw=True,
+        )
+    for loader in dataloaders:
+        if not isinstance(loader, DictDataLoader):
+            fail(
+                "Trainer.fit(dataloaders)",
+                "must be a list of DictDataLoader",
+                type(loader).__name__,
+                "wrap each dataset: DictDataLoader(dataset, batch_size=32).",
+                raw=True,
+            )
+        model.label_tasks(
+            loader.dataset.Y_dict, where=f"Dataset {loader.dataset.name!r} ({loader.dataset.split}) Y_dict"
+        )
+    train = [dl for dl in dataloaders if dl.dataset.split == train_split]
+    if not train:
+        fail(
+            "Trainer.fit(dataloaders)",
+            f"must include at least one loader of split {train_split!r}",
+            [f"{dl.dataset.name}/{dl.dataset.split}" for dl in dataloaders],
+            "add a train loader: DictDataset(name, 'train', X_dict, Y_dict).",
+        )
+    valid = [dl for dl in dataloaders if dl.dataset.split == valid_split]
+    return train, valid
