@@ -17,6 +17,7 @@ epoch ``CHECK_FROM_EPOCH`` on (or at the last epoch of a shorter run). Over
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -86,14 +87,47 @@ def _feature_units(model: MultitaskClassifier, task: str, X_dict: dict) -> tuple
     return dead, int(features.shape[1])
 
 
+def _golds_and_preds(
+    model: MultitaskClassifier, loader: DictDataLoader, seen: Mapping[str, list] | None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    # label -> (golds, preds), from (labels, logits) batches the revival pass
+    # already ran (reviving leaves every output as it was), or a fresh predict.
+    if seen is None:
+        results = model.predict(loader, return_preds=True)
+        return {label: (results["golds"][label], results["preds"][label]) for label in results["golds"]}
+    tasks = model.label_tasks(loader.dataset.Y_dict)
+    found = {}
+    for label, batches in seen.items():
+        golds = torch.cat([Y for Y, _ in batches])
+        probs = model.tasks[tasks[label]].output_func(torch.cat([logits for _, logits in batches]))
+        found[label] = (golds.cpu().numpy(), probs.argmax(dim=1).cpu().numpy())
+    return found
+
+
 @torch.inference_mode()
-def find_stalls(model: MultitaskClassifier, loaders: list[DictDataLoader]) -> list[Stall]:
-    """Return one :class:`Stall` for each (task, loader) whose head is stuck."""
+def find_stalls(
+    model: MultitaskClassifier,
+    loaders: list[DictDataLoader],
+    outputs: Mapping[int, Mapping[str, list]] | None = None,
+) -> list[Stall]:
+    """Return one :class:`Stall` for each (task, loader) whose head is stuck.
+
+    Parameters
+    ----------
+    model
+        The model being trained.
+    loaders
+        Its train loaders.
+    outputs
+        ``id(loader)`` -> label -> ``[(labels, logits), ...]`` of every
+        example, as :func:`~mtl_teach.revival.revive_dead_units` collects
+        them; loaders not in it are predicted afresh.
+    """
     stalls = []
     for loader in loaders:
-        results = model.predict(loader, return_preds=True)
+        results = _golds_and_preds(model, loader, (outputs or {}).get(id(loader)))
         for label, task in model.label_tasks(loader.dataset.Y_dict).items():
-            golds, preds = results["golds"][label], results["preds"][label]
+            golds, preds = results[label]
             keep = golds != -1
             golds, preds = golds[keep], preds[keep]
             if golds.size == 0:
@@ -128,11 +162,27 @@ class StallMonitor:
     def __repr__(self) -> str:
         return f"StallMonitor(n_epochs={self.n_epochs}, warned={sorted(self.warned)})"
 
-    def check(self, model: MultitaskClassifier, loaders: list[DictDataLoader], epoch: int) -> None:
-        """Check the train loaders after ``epoch``; warn for newly stalled tasks."""
+    def check(
+        self,
+        model: MultitaskClassifier,
+        loaders: list[DictDataLoader],
+        epoch: int,
+        outputs: Mapping[int, Mapping[str, list]] | None = None,
+    ) -> None:
+        """Check the train loaders after ``epoch``; warn for newly stalled tasks.
+
+        Parameters
+        ----------
+        model, loaders
+            The model and its train loaders.
+        epoch
+            The epoch just finished (1-based).
+        outputs
+            Predictions already made this epoch, see :func:`find_stalls`.
+        """
         if epoch < CHECK_FROM_EPOCH:
             return
-        stalled = {stall.task: stall for stall in find_stalls(model, loaders)}
+        stalled = {stall.task: stall for stall in find_stalls(model, loaders, outputs)}
         for task, stall in stalled.items():
             self.streaks[task] = self.streaks.get(task, 0) + 1
             if task not in self.warned and (self.streaks[task] >= 2 or epoch == self.n_epochs):

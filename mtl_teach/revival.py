@@ -112,7 +112,10 @@ def _clear_state(optimizer: torch.optim.Optimizer | None, param: torch.Tensor, i
 
 @torch.no_grad()
 def revive_dead_units(
-    model: MultitaskClassifier, loaders: list[DictDataLoader], optimizer: torch.optim.Optimizer | None = None
+    model: MultitaskClassifier,
+    loaders: list[DictDataLoader],
+    optimizer: torch.optim.Optimizer | None = None,
+    outputs: dict[int, dict[str, list]] | None = None,
 ) -> list[RevivedUnit]:
     """Find ReLU units dead on all train inputs and re-draw them (see module doc).
 
@@ -124,6 +127,9 @@ def revive_dead_units(
         Train loaders; every example of each is run once.
     optimizer
         Its running moments for the re-drawn weights are cleared.
+    outputs
+        If given, filled with ``id(loader)`` -> label -> ``[(labels, logits), ...]``
+        of this pass, which reviving leaves valid (the stall check reuses them).
 
     Returns
     -------
@@ -138,9 +144,13 @@ def revive_dead_units(
     model.eval()
     try:
         for loader in loaders:
-            tasks = list(dict.fromkeys(model.label_tasks(loader.dataset.Y_dict).values()))
-            for X_dict, _ in eval_batches(loader):
-                model.forward(X_dict, tasks)
+            label_tasks = model.label_tasks(loader.dataset.Y_dict)
+            seen = outputs.setdefault(id(loader), {}) if outputs is not None else None
+            for X_dict, Y_dict in eval_batches(loader):
+                logits = model.forward(X_dict, list(dict.fromkeys(label_tasks.values())))
+                if seen is not None:
+                    for label, task in label_tasks.items():
+                        seen.setdefault(label, []).append((Y_dict[label], logits[task]))
     finally:
         for handle in handles:
             handle.remove()

@@ -154,8 +154,10 @@ class Trainer:
         try:
             for epoch in range(1, self.n_epochs + 1):
                 metrics = self._train_epoch(model, train_loaders, optimizer, scheduler, rng, epoch)
+                # The revival pass predicts every train example; the stall check reuses that.
+                outputs: dict[int, dict[str, list]] | None = {} if self.revive_dead_units else None
                 if self.revive_dead_units:
-                    units = revive_dead_units(model, train_loaders, optimizer)
+                    units = revive_dead_units(model, train_loaders, optimizer, outputs)
                     self.revived.extend((epoch, unit) for unit in units)
                     metrics["model/all/train/revived_units"] = float(len(units))
                 evaluated = epoch % self.evaluation_freq == 0
@@ -165,7 +167,7 @@ class Trainer:
                 if writer is not None:
                     writer.write(epoch, metrics)
                 if stalls is not None:
-                    stalls.check(model, train_loaders, epoch)
+                    stalls.check(model, train_loaders, epoch, outputs)
                 if best is not None:
                     best.update(model, metrics, epoch, evaluated)
                 for callback in self.callbacks:

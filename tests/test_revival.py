@@ -184,3 +184,30 @@ def test_model_mode_is_restored(model, loaders):
     model.eval()
     revive_dead_units(model, loaders[::3])
     assert not model.training
+
+
+def test_outputs_collected_by_the_revival_pass_are_the_predictions_after_it(model, loaders):
+    # The Trainer's stall check reuses the revival pass's logits, which is
+    # right only because reviving leaves every output as it was.
+    from mtl_teach.diagnostics import find_stalls
+
+    kill(model.module_pool["base_mlp"][0], 3)
+    kill(model.module_pool["base_mlp"][2], 1)
+    with torch.no_grad():  # heads stuck on one class each, so the stall check has something to find
+        for name, majority in [("circle_head_module", 1), ("square_head_module", 0)]:
+            model.module_pool[name].weight.zero_()
+            model.module_pool[name].bias.copy_(torch.eye(2)[majority])
+    train = loaders[::3]
+    outputs: dict = {}
+    assert revive_dead_units(model, train, None, outputs)  # something was revived
+    assert set(outputs) == {id(dl) for dl in train}
+    for dl in train:
+        fresh = model.predict(dl, return_preds=True)
+        for label, batches in outputs[id(dl)].items():
+            golds = torch.cat([Y for Y, _ in batches]).numpy()
+            logits = torch.cat([out for _, out in batches])
+            np.testing.assert_array_equal(golds, fresh["golds"][label])
+            np.testing.assert_array_equal(torch.softmax(logits, 1).numpy(), fresh["probs"][label])
+    stalls = find_stalls(model, train)
+    assert {stall.task for stall in stalls} == {"circle_task", "square_task"}
+    assert find_stalls(model, train, outputs) == stalls
