@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from mtl_teach.evaluation import assemble
 from mtl_teach.graph import run_tasks
 
 if TYPE_CHECKING:
@@ -87,28 +88,11 @@ def _feature_units(model: MultitaskClassifier, task: str, X_dict: dict) -> tuple
     return dead, int(features.shape[1])
 
 
-def _golds_and_preds(
-    model: MultitaskClassifier, loader: DictDataLoader, seen: Mapping[str, list] | None
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    # label -> (golds, preds), from (labels, logits) batches the revival pass
-    # already ran (reviving leaves every output as it was), or a fresh predict.
-    if seen is None:
-        results = model.predict(loader, return_preds=True)
-        return {label: (results["golds"][label], results["preds"][label]) for label in results["golds"]}
-    tasks = model.label_tasks(loader.dataset.Y_dict)
-    found = {}
-    for label, batches in seen.items():
-        golds = torch.cat([Y for Y, _ in batches])
-        probs = model.tasks[tasks[label]].output_func(torch.cat([logits for _, logits in batches]))
-        found[label] = (golds.cpu().numpy(), probs.argmax(dim=1).cpu().numpy())
-    return found
-
-
 @torch.inference_mode()
 def find_stalls(
     model: MultitaskClassifier,
     loaders: list[DictDataLoader],
-    outputs: Mapping[int, Mapping[str, list]] | None = None,
+    outputs: Mapping[int, tuple[dict[str, list], dict[str, list]]] | None = None,
 ) -> list[Stall]:
     """Return one :class:`Stall` for each (task, loader) whose head is stuck.
 
@@ -119,15 +103,17 @@ def find_stalls(
     loaders
         Its train loaders.
     outputs
-        ``id(loader)`` -> label -> ``[(labels, logits), ...]`` of every
-        example, as :func:`~mtl_teach.revival.revive_dead_units` collects
-        them; loaders not in it are predicted afresh.
+        ``id(loader)`` -> ``(golds, probs)`` batches of every example, as
+        :func:`~mtl_teach.revival.revive_dead_units` gathers them; loaders
+        not in it are predicted afresh.
     """
     stalls = []
     for loader in loaders:
-        results = _golds_and_preds(model, loader, (outputs or {}).get(id(loader)))
-        for label, task in model.label_tasks(loader.dataset.Y_dict).items():
-            golds, preds = results[label]
+        label_tasks = model.label_tasks(loader.dataset.Y_dict)
+        seen = (outputs or {}).get(id(loader))
+        results = assemble(label_tasks, *seen, return_preds=True) if seen else model.predict(loader, return_preds=True)
+        for label, task in label_tasks.items():
+            golds, preds = results["golds"][label], results["preds"][label]
             keep = golds != -1
             golds, preds = golds[keep], preds[keep]
             if golds.size == 0:
@@ -167,7 +153,7 @@ class StallMonitor:
         model: MultitaskClassifier,
         loaders: list[DictDataLoader],
         epoch: int,
-        outputs: Mapping[int, Mapping[str, list]] | None = None,
+        outputs: Mapping[int, tuple[dict[str, list], dict[str, list]]] | None = None,
     ) -> None:
         """Check the train loaders after ``epoch``; warn for newly stalled tasks.
 

@@ -65,6 +65,55 @@ def predict(
     where = f"{dataloader.dataset.name!r} Y_dict"
     label_tasks = model.label_tasks(dataloader.dataset.Y_dict, remap_labels, where=where)
     golds, probs = _run(model, dataloader, label_tasks)
+    return assemble(label_tasks, golds, probs, return_preds=return_preds)
+
+
+def record(
+    model: MultitaskClassifier,
+    label_tasks: Mapping[str, str],
+    outputs: Mapping[str, torch.Tensor],
+    Y_dict: Mapping[str, torch.Tensor],
+    golds: dict[str, list[torch.Tensor]],
+    probs: dict[str, list[torch.Tensor]],
+) -> None:
+    """Append one batch's labels and probabilities (the task's ``output_func``) per label.
+
+    Parameters
+    ----------
+    model
+        The model that made ``outputs``.
+    label_tasks
+        Label key -> task that predicts it.
+    outputs
+        Task -> logits of the batch, as ``model.forward`` returns them.
+    Y_dict
+        The batch's labels.
+    golds, probs
+        Label key -> list of batches, appended to.
+    """
+    for label, task_name in label_tasks.items():
+        golds.setdefault(label, []).append(Y_dict[label])
+        probs.setdefault(label, []).append(model.tasks[task_name].output_func(outputs[task_name]).float())
+
+
+def assemble(
+    label_tasks: Mapping[str, str],
+    golds: Mapping[str, list[torch.Tensor]],
+    probs: Mapping[str, list[torch.Tensor]],
+    *,
+    return_preds: bool = False,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Turn batches gathered by :func:`record` into :func:`predict`'s result.
+
+    Parameters
+    ----------
+    label_tasks
+        Label key -> task that predicts it (named in label errors).
+    golds, probs
+        Label key -> list of batches.
+    return_preds
+        Also return ``"preds"``, the argmax of the probabilities.
+    """
     result = {
         "golds": {k: torch.cat(v).cpu().numpy() for k, v in golds.items()},
         "probs": {k: torch.cat(v).cpu().numpy() for k, v in probs.items()},
@@ -93,10 +142,7 @@ def _run(
     try:
         with torch.inference_mode():
             for X_dict, Y_dict in eval_batches(dataloader):
-                outputs = model.forward(X_dict, task_names)
-                for label, task_name in label_tasks.items():
-                    golds[label].append(Y_dict[label])
-                    probs[label].append(model.tasks[task_name].output_func(outputs[task_name]).float())
+                record(model, label_tasks, model.forward(X_dict, task_names), Y_dict, golds, probs)
     finally:
         model.train(was_training)
     return golds, probs

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from mtl_teach.evaluation import eval_batches
+from mtl_teach.evaluation import eval_batches, record
 
 if TYPE_CHECKING:
     from mtl_teach.data import DictDataLoader
@@ -115,7 +115,7 @@ def revive_dead_units(
     model: MultitaskClassifier,
     loaders: list[DictDataLoader],
     optimizer: torch.optim.Optimizer | None = None,
-    outputs: dict[int, dict[str, list]] | None = None,
+    outputs: dict[int, tuple[dict[str, list], dict[str, list]]] | None = None,
 ) -> list[RevivedUnit]:
     """Find ReLU units dead on all train inputs and re-draw them (see module doc).
 
@@ -128,8 +128,9 @@ def revive_dead_units(
     optimizer
         Its running moments for the re-drawn weights are cleared.
     outputs
-        If given, filled with ``id(loader)`` -> label -> ``[(labels, logits), ...]``
-        of this pass, which reviving leaves valid (the stall check reuses them).
+        If given, filled with ``id(loader)`` -> ``(golds, probs)`` of this
+        pass, as :func:`mtl_teach.evaluation.record` gathers them; reviving
+        leaves them valid, so the stall check reuses them.
 
     Returns
     -------
@@ -145,12 +146,12 @@ def revive_dead_units(
     try:
         for loader in loaders:
             label_tasks = model.label_tasks(loader.dataset.Y_dict)
-            seen = outputs.setdefault(id(loader), {}) if outputs is not None else None
+            task_names = list(dict.fromkeys(label_tasks.values()))
+            seen = outputs.setdefault(id(loader), ({}, {})) if outputs is not None else None
             for X_dict, Y_dict in eval_batches(loader):
-                logits = model.forward(X_dict, list(dict.fromkeys(label_tasks.values())))
+                logits = model.forward(X_dict, task_names)
                 if seen is not None:
-                    for label, task in label_tasks.items():
-                        seen.setdefault(label, []).append((Y_dict[label], logits[task]))
+                    record(model, label_tasks, logits, Y_dict, *seen)
     finally:
         for handle in handles:
             handle.remove()

@@ -148,14 +148,16 @@ class Trainer:
         self.revived.clear()
         best = BestCheckpoint(self.checkpoint_metric, self.checkpoint_dir) if self.checkpointing else None
         stalls = StallMonitor(self.n_epochs) if self.detect_stalls else None
+        # Each train set's label range, once: spares calculate_loss a sync per batch.
+        ranges = {id(dl): label_ranges(dl.dataset.Y_dict) for dl in train_loaders}
         model.train()
         for callback in self.callbacks:
             callback.on_fit_start(self, model)
         try:
             for epoch in range(1, self.n_epochs + 1):
-                metrics = self._train_epoch(model, train_loaders, optimizer, scheduler, rng, epoch)
+                metrics = self._train_epoch(model, train_loaders, ranges, optimizer, scheduler, rng, epoch)
                 # The revival pass predicts every train example; the stall check reuses that.
-                outputs: dict[int, dict[str, list]] | None = {} if self.revive_dead_units else None
+                outputs: dict[int, tuple[dict, dict]] | None = {} if stalls is not None else None
                 if self.revive_dead_units:
                     units = revive_dead_units(model, train_loaders, optimizer, outputs)
                     self.revived.extend((epoch, unit) for unit in units)
@@ -181,14 +183,12 @@ class Trainer:
             callback.on_fit_end(self, model)
         return model
 
-    def _train_epoch(self, model, train_loaders, optimizer, scheduler, rng, epoch) -> dict[str, float]:
+    def _train_epoch(self, model, train_loaders, ranges, optimizer, scheduler, rng, epoch) -> dict[str, float]:
         loss_sums: dict[str, float] = defaultdict(float)
         counts: dict[str, int] = defaultdict(int)
         params = [p for group in optimizer.param_groups for p in group["params"]]
         weights = {name: task.weight for name, task in model.tasks.items()}
         keys: dict[tuple[str, int], str] = {}  # (label, loader) -> "label/dataset/train/loss", built once
-        # Each train set's label range, once: spares calculate_loss a sync per batch.
-        ranges = {id(dl): label_ranges(dl.dataset.Y_dict) for dl in train_loaders}
         batches = iterate_batches(self.batch_scheduler, train_loaders, rng)
         bar = self._progress(sum(len(dl) for dl in train_loaders), epoch)
         for step, ((X_dict, Y_dict), loader) in enumerate(batches, start=1):
