@@ -69,27 +69,13 @@ def plot_training_curves(history: Mapping[str, Sequence[float]], *, metric: str 
     loss_ax, metric_ax = grid.flat
     tasks = list(dict.fromkeys(k.split("/")[0] for k in losses + valid))
     color = {task: TASK_COLORS[i % len(TASK_COLORS)] for i, task in enumerate(tasks)}
-    for key in losses:
-        loss_ax.plot(
-            epochs,
-            _series(history, key),
-            marker="o",
-            markersize=3,
-            color=color[key.split("/")[0]],
-            label=key.split("/")[0],
-        )
+    for ax, keys in ((loss_ax, losses), (metric_ax, valid)):
+        for key in keys:
+            task = key.split("/")[0]
+            ax.plot(epochs, _series(history, key), marker="o", markersize=3, color=color[task], label=task)
     if TOTAL_LOSS in history:
         loss_ax.plot(epochs, _series(history, TOTAL_LOSS), linestyle="--", color="0.4", label="all tasks (per example)")
     loss_ax.set_title("training loss")
-    for key in valid:
-        metric_ax.plot(
-            epochs,
-            _series(history, key),
-            marker="o",
-            markersize=3,
-            color=color[key.split("/")[0]],
-            label=key.split("/")[0],
-        )
     metric_ax.set_title(f"validation {metric}")
     for ax in (loss_ax, metric_ax):
         ax.set_xlabel("epoch")
