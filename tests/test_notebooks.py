@@ -125,7 +125,7 @@ def test_outputs_are_committed_from_one_top_to_bottom_run(path):
         assert any("image/png" in output.get("data", {}) for output in outputs), "no plot in the committed outputs"
 
 
-@pytest.mark.parametrize("path", [p for p in PATHS if p.name in WITH_PLOTS], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
 def test_no_errors_or_warnings_in_outputs(path):
     for cell in _read(path).cells:
         for output in cell.get("outputs", []):
