@@ -1,4 +1,4 @@
-"""Shared test setup (root level, so it also applies to nbval runs over notebooks/).
+"""Shared test setup (root level, so it also applies to the notebook runs over notebooks/).
 
 - One torch thread per test process: the model is tiny, and on a 2-core
   machine running two xdist workers, extra threads only fight each other.
@@ -15,3 +15,6 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 import torch
 
 torch.set_num_threads(1)
+
+# `pytest --nbval-approx notebooks/`: nbval with tolerances for training numbers, and the lessons' claims.
+pytest_plugins = ["tests.nbval_approx", "pytester"]

@@ -7,12 +7,16 @@ two defaults switched off (``init=None``, ``revive_dead_units=False``),
 which trains like Snorkel 0.10. Targets for the defaults: every seed >= 0.90,
 median >= 0.93.
 
-Run: python benchmarks/bench_reliability.py [--seeds N]
+Run: python benchmarks/bench_reliability.py [--seeds N] [--json]
+(``--json`` prints each seed's per-task test accuracies and stall warnings as
+one JSON line instead of the table; ``tests/test_lessons.py`` asserts the
+lesson from it under two CPU settings.)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import warnings
 
@@ -37,8 +41,17 @@ def run(seed: int, *, defaults: bool) -> tuple[list[float], int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument(
+        "--json", action="store_true", help="print {seed: {defaults|off: [accuracies, stalls]}} as JSON"
+    )
     args = parser.parse_args()
     single_thread()
+    if args.json:
+        runs = {
+            seed: {"defaults": run(seed, defaults=True), "off": run(seed, defaults=False)} for seed in range(args.seeds)
+        }
+        print(json.dumps(runs))
+        return
     print(
         "| seed | "
         + " | ".join(f"{t} (defaults / off)" for t in TASKS)

@@ -9,12 +9,15 @@ test points. Targets: on every seed the slice-aware model beats the plain
 one on the patch by >= 10 points, and the two overall accuracies differ by
 <= 1 point.
 
-Run: python benchmarks/bench_slicing.py [--seeds N]
+Run: python benchmarks/bench_slicing.py [--seeds N] [--json]
+(``--json`` prints each seed's scores as one JSON line instead of the table;
+``tests/test_lessons.py`` asserts the lesson from it under two CPU settings.)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 
@@ -70,8 +73,12 @@ def run(seed: int) -> tuple[dict[str, dict[str, float]], float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="print {seed: {model: {slice: accuracy}}} as JSON")
     args = parser.parse_args()
     single_thread()
+    if args.json:
+        print(json.dumps({seed: run(seed)[0] for seed in range(args.seeds)}))
+        return
     print(
         "| seed | in_patch: plain | in_patch: slice-aware | gain (points) "
         "| overall: plain | overall: slice-aware | difference (points) | left_half: plain / slice-aware | train s (plain / slice-aware) |"

@@ -1,0 +1,171 @@
+"""The claims each notebook's lesson rests on, asserted with a margin after the notebook runs.
+
+``tests/nbval_approx.py`` runs a notebook's claims, in order, in its kernel
+after its last cell, so they read the notebook's own variables. Each claim is
+one statement a student reads in the notebook, and code that asserts it with
+a margin wide enough for another CPU's floats (``ATEN_CPU_CAPABILITY=default``
+moves notebook 05's scores by up to 2 points and an F1 by 7) and narrow
+enough to catch a lesson that no longer holds. The printed numbers themselves
+are checked by the ``approx`` tolerance; these check what they mean.
+
+Multi-seed statements (e.g. "over seeds 0-4 ...") are asserted by
+``tests/test_lessons.py``.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A lesson's statement and the code that asserts it in the notebook's kernel.
+
+    Parameters
+    ----------
+    statement
+        The claim in the notebook's words; it names the test.
+    code
+        Python run in the notebook's namespace; it must print nothing and
+        raise (an ``assert`` with the measured values as its message) when
+        the claim does not hold.
+    """
+
+    statement: str
+    code: str
+
+    def source(self) -> str:
+        """The cell to run: the code inside a function, so it leaves no names behind."""
+        body = textwrap.indent(textwrap.dedent(self.code).strip(), "    ")
+        return f"def _claim():\n{body}\n\n\n_claim()\ndel _claim"
+
+
+CLAIMS: dict[str, list[Claim]] = {
+    "02_mtl_basics.ipynb": [
+        Claim(
+            "Kaiming init starts far fewer trunk units dead than PyTorch's init",
+            """
+            assert dead_on_average["kaiming"] < dead_on_average["torch"] / 2, dead_on_average
+            """,
+        ),
+        Claim(
+            "the training loss falls over the 10 epochs",
+            """
+            losses = trainer.history["model/all/train/loss"]
+            assert losses[-1] < losses[0] / 2, losses
+            """,
+        ),
+        Claim(
+            "both heads beat their majority-class floor by far",
+            """
+            for task, floor in [("circle", 0.85), ("square", 0.79)]:  # test share of the majority label
+                accuracy = scores[f"{task}_task/{task}Dataset/test/accuracy"]
+                assert accuracy >= floor + 0.05, (task, accuracy, floor)
+            """,
+        ),
+        Claim(
+            "seed 3 without the defaults stalls: dead units, a StallWarning, the square head at its floor",
+            """
+            stalled = outcomes[None, False]
+            assert stalled["warnings"] and not stalled["revived"], stalled
+            assert abs(stalled["test accuracy"]["square_task/squareDataset/test/accuracy"] - 0.79) <= 0.02, stalled
+            """,
+        ),
+        Claim(
+            "seed 3 with the defaults revives the dead units and trains both tasks well, without a warning",
+            """
+            fixed = outcomes["kaiming", True]
+            assert fixed["revived"] and not fixed["warnings"], fixed
+            assert min(fixed["test accuracy"].values()) >= 0.88, fixed
+            """,
+        ),
+    ],
+    "03_decision_boundaries.ipynb": [
+        Claim(
+            "both heads of the shared model learn their task",
+            """
+            assert min(mtl_scores.values()) >= 0.88, mtl_scores
+            """,
+        ),
+        Claim(
+            "the share the circle head calls inside is close to pi/4",
+            """
+            import math
+
+            assert abs(circle.inside_fraction() - math.pi / 4) <= 0.06, circle.inside_fraction()
+            """,
+        ),
+        Claim(
+            "on this toy data, single- and multi-task models differ by a few test points either way",
+            """
+            for name, test_loader in zip(["circle", "square"], test_loaders, strict=True):
+                key = f"{name}_task/{name}Dataset/test/accuracy"
+                single_task = single[name].score([test_loader])[key]
+                assert abs(mtl_scores[key] - single_task) <= 0.08, (key, single_task, mtl_scores[key])
+            """,
+        ),
+    ],
+    "04_your_turn.ipynb": [
+        Claim(
+            "the reference solution passes every self-check",
+            """
+            results = [
+                q.dataloader.check(inv_dataloader),
+                q.task.check(inv_circle_task, base_mlp),
+                q.model.check(model),
+                q.training.check(model, all_dataloaders),
+            ]
+            assert all(result.passed for result in results), [result.message for result in results]
+            """,
+        ),
+        Claim(
+            "all three tasks learn while sharing one trunk",
+            """
+            accuracies = {key: value for key, value in model.score(all_dataloaders).items() if "/train/" not in key}
+            assert min(accuracies.values()) >= 0.88, accuracies
+            """,
+        ),
+    ],
+    "05_slicing.ipynb": [
+        Claim(
+            "overall the plain model looks excellent, and on the patch it is not much better than a coin",
+            """
+            assert table.loc["base", "plain"] >= 0.97 and table.loc["in_patch", "plain"] <= 0.72, table
+            """,
+        ),
+        Claim(
+            "on the patch the slice-aware model is right far more often (at least 10 points)",
+            """
+            gain = table.loc["in_patch", "slice-aware"] - table.loc["in_patch", "plain"]
+            assert gain >= 0.10, table
+            """,
+        ),
+        Claim(
+            "overall, and on left_half, the two models stay within a point",
+            """
+            for row in ["base", "left_half"]:
+                assert abs(table.loc[row, "slice-aware"] - table.loc[row, "plain"]) <= 0.01, table
+            """,
+        ),
+        Claim(
+            "score_slices gives the same numbers in Snorkel's format",
+            """
+            assert abs(scores["circle_task_slice:in_patch_pred/circle/test/accuracy"] - table.loc["in_patch", "slice-aware"]) < 1e-9
+            assert abs(scores["circle_task/circle/test/accuracy"] - table.loc["base", "slice-aware"]) < 1e-9
+            """,
+        ),
+        Claim(
+            "the attention weight on in_patch lights up inside the patch",
+            """
+            assert inside >= 2 * outside and inside - outside >= 0.1, (inside, outside)
+            """,
+        ),
+        Claim(
+            "the indicator recognises the patch from the inputs alone",
+            """
+            assert indicators["circle_task_slice:in_patch_ind/circle/test/f1"] >= 0.6, indicators
+            """,
+        ),
+    ],
+}
