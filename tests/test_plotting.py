@@ -151,6 +151,19 @@ def test_trunk_features_are_the_trunk_outputs(trained):
     assert features.min() >= 0.0  # ReLU outputs
 
 
+def test_task_graph_fills_shared_modules_with_no_task_colour(trained):
+    from mtl_teach.plotting._common import TASK_COLORS
+    from mtl_teach.plotting.taskgraph import SHARED_FILL
+
+    model, *_ = trained
+    assert SHARED_FILL.upper() not in {color.upper() for color in TASK_COLORS}
+    ax = plot_task_graph(model)
+    fills = {text.get_text(): text.get_bbox_patch().get_facecolor() for text in ax.texts if text.get_bbox_patch()}
+    shared = matplotlib.colors.to_rgba(SHARED_FILL)
+    assert fills["base_mlp\n(shared)"] == shared
+    assert all(fill != shared for label, fill in fills.items() if "shared" not in label)
+
+
 def test_task_graph_marks_the_shared_trunk(trained):
     model, *_ = trained
     graph = task_graph(model)
@@ -196,9 +209,30 @@ def test_plot_decision_boundaries_one_row(trained):
     displays = plot_decision_boundaries(model, dataloaders=loaders, grid_resolution=30, suptitle="heads")
     assert [d.task_name for d in displays] == list(TASKS)
     fig = displays[0].figure_
-    assert all(d.figure_ is fig for d in displays) and len(fig.axes) == 2
-    class_legend(displays[-1].ax_)
+    panels = [d.ax_ for d in displays]
+    assert all(d.figure_ is fig for d in displays) and len(fig.axes) == 3  # two panels and one colour bar
+    (colorbar,) = [ax for ax in fig.axes if ax not in panels]
+    assert colorbar.get_ylabel() == "P(class 1)"
     assert _png_bytes(fig) > 1000
+    # The legend sits below every panel: it covers no point.
+    (legend,) = fig.legends
+    renderer = fig.canvas.get_renderer()
+    box = legend.get_window_extent(renderer)
+    assert all(box.y1 <= ax.get_window_extent(renderer).y0 for ax in panels)
+    assert [text.get_text() for text in legend.get_texts()] == ["gold label 0", "gold label 1", "P = 0.5 boundary"]
+    bare = plot_decision_boundaries(model, grid_resolution=30, colorbar=False, legend=False)
+    assert len(bare[0].figure_.axes) == 2 and not bare[0].figure_.legends
+
+
+def test_class_legend_goes_below_the_plots_and_names_bad_axes(trained):
+    model, *_ = trained
+    fig, ax = plt.subplots()  # no constrained layout: the legend hangs below the Axes
+    DecisionBoundaryDisplay.from_model(model, "circle_task", grid_resolution=20, ax=ax)
+    legend = class_legend(ax)
+    renderer = fig.canvas.get_renderer()
+    assert legend.get_window_extent(renderer).y1 <= ax.get_window_extent(renderer).y0 + 1
+    with pytest.raises(MTLConfigError, match=r"class_legend\(ax\) must be a matplotlib Axes; got None"):
+        class_legend(None)
 
 
 def test_other_helpers_render(trained):

@@ -27,7 +27,14 @@ from mtl_teach import (
     Trainer,
     set_seed,
 )
-from mtl_teach.plotting.slices import SliceAttentionDisplay, outline_slice, plot_slice_boundaries, slice_box
+from mtl_teach.plotting.slices import (
+    SLICE_COLORS,
+    SliceAttentionDisplay,
+    outline_slice,
+    plot_slice_boundaries,
+    plot_sliced_dataset,
+    slice_box,
+)
 from mtl_teach.slicing import (
     SliceAwareClassifier,
     SlicingFunction,
@@ -346,5 +353,34 @@ def test_slice_plots_render_under_agg():
     plt.close("all")
     with pytest.raises(MTLConfigError, match=r"must mark some points"):
         slice_box(SlicingFunction("nowhere", lambda X: X[:, 0] > 5))
+    legend_texts = [text.get_text() for text in displays[0].figure_.legends[0].get_texts()]
+    assert legend_texts[-2:] == ["slice right_edge", "slice in_patch"]  # the outlines are in the legend
+
+
+def test_plot_sliced_dataset_zooms_on_the_slice_and_keeps_slices_apart_from_the_boundary():
+    (X, Y), _, _ = make_sliced_circle_dataset(n_train=2000, n_eval=100, seed=0)
+    whole, close = plot_sliced_dataset(X, Y, [in_patch, left_half])
+    assert close.get_xlim() == pytest.approx(slice_box(in_patch)[:2])
+    assert close.get_ylim() == pytest.approx(slice_box(in_patch)[2:])
+    entries = {
+        text.get_text(): handle
+        for text, handle in zip(whole.get_legend().get_texts(), whole.get_legend().legend_handles, strict=True)
+    }
+    assert {"true boundary", "slice in_patch", "slice left_half"} <= set(entries)
+    # A slice never looks like the true boundary: another colour.
+    assert entries["slice in_patch"].get_color() == SLICE_COLORS[0] != entries["true boundary"].get_color()
+    assert close.get_legend() is None  # one legend, under the whole square
+    # Every point in the zoom's view is drawn there.
+    drawn = sum(
+        len(collection.get_offsets())
+        for collection in close.collections
+        if hasattr(collection, "get_offsets") and collection.get_offsets().ndim == 2
+    )
+    box = slice_box(in_patch)
+    inside = (X[:, 0] >= box[0]) & (X[:, 0] <= box[1]) & (X[:, 1] >= box[2]) & (X[:, 1] <= box[3])
+    assert drawn >= inside.sum()
+    plt.close("all")
+    with pytest.raises(MTLConfigError, match=r"plot_sliced_dataset\(sfs\) must hold at least one slicing function"):
+        plot_sliced_dataset(X, Y, [])
     with pytest.raises(MTLConfigError, match=r"must be a SliceAwareClassifier"):
         SliceAttentionDisplay.from_model(MultitaskClassifier([]))

@@ -18,7 +18,13 @@ from mtl_teach.plotting.curves import plot_training_curves
 from mtl_teach.plotting.data import draw_true_boundary, plot_dataset, plot_tutorial_datasets
 from mtl_teach.plotting.evolution import plot_boundary_evolution
 from mtl_teach.plotting.features import plot_trunk_features, trunk_features
-from mtl_teach.plotting.slices import SliceAttentionDisplay, outline_slice, plot_slice_boundaries, slice_box
+from mtl_teach.plotting.slices import (
+    SliceAttentionDisplay,
+    outline_slice,
+    plot_slice_boundaries,
+    plot_sliced_dataset,
+    slice_box,
+)
 from mtl_teach.plotting.taskgraph import TaskGraph, plot_task_graph, task_graph
 
 __all__ = [
@@ -34,6 +40,7 @@ __all__ = [
     "plot_dataset",
     "plot_decision_boundaries",
     "plot_slice_boundaries",
+    "plot_sliced_dataset",
     "plot_task_graph",
     "plot_training_curves",
     "plot_trunk_features",

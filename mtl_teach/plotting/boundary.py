@@ -207,8 +207,13 @@ def plot_decision_boundaries(
     eps: float = 0.1,
     axes: Any = None,
     suptitle: str | None = None,
+    colorbar: bool = True,
+    legend: bool = True,
 ) -> list[DecisionBoundaryDisplay]:
     """Draw every task's decision boundary in one row of panels.
+
+    The row gets one colour bar for P(class 1) and, below the panels (never
+    over a point), one legend for the gold-label markers and the boundary.
 
     Parameters
     ----------
@@ -226,6 +231,10 @@ def plot_decision_boundaries(
         One Axes per task; a new figure when None.
     suptitle
         Title above the row.
+    colorbar
+        Add one colour bar, P(class 1), for the whole row.
+    legend
+        Add the legend of :func:`class_legend` below the row.
 
     Returns
     -------
@@ -245,17 +254,60 @@ def plot_decision_boundaries(
         X, y = points_for(dataloaders, task, input_field(model, task, where), split)
         display = DecisionBoundaryDisplay(xx0=xx0, xx1=xx1, response=responses[task], task_name=task, X=X, y=y)
         displays.append(display.plot(ax=ax))
+    finish_row(displays, colorbar=colorbar, legend=legend)
     if suptitle:
         fig.suptitle(suptitle)
     return displays
 
 
-def class_legend(ax: Any) -> None:
-    """Add a legend for the two gold-label markers and the 0.5 boundary line."""
+def finish_row(
+    displays: Sequence[DecisionBoundaryDisplay], *, colorbar: bool, legend: bool, extra: Sequence[Any] = ()
+) -> None:
+    """Give a row of drawn boundary panels one colour bar, P(class 1), and the class legend below them."""
+    drawn = [display.ax_ for display in displays]
+    if colorbar:
+        plt = pyplot()
+        scale = plt.cm.ScalarMappable(norm=plt.Normalize(0.0, 1.0), cmap=PROB_CMAP)
+        drawn[0].figure.colorbar(scale, ax=drawn, label="P(class 1)", shrink=0.8)
+    if legend:
+        class_legend(drawn[-1], extra)
+
+
+def class_legend(ax: Any, extra: Sequence[Any] = ()) -> Any:
+    """Add a legend for the two gold-label markers and the 0.5 boundary line, below the plots.
+
+    It goes under the figure's panels, outside every Axes, so it never
+    covers a point: in a figure with constrained layout (every figure the
+    kit makes) the panels make room for it; elsewhere it hangs just below.
+
+    Parameters
+    ----------
+    ax
+        An Axes of the figure to label.
+    extra
+        More legend handles after the three, e.g. the slice outlines of
+        :func:`mtl_teach.plotting.plot_slice_boundaries`.
+
+    Returns
+    -------
+    Legend
+        The figure legend.
+    """
+    if ax is None:
+        fail(
+            "class_legend(ax)", "must be a matplotlib Axes", None, "pass an Axes of the figure, e.g. displays[-1].ax_."
+        )
+    check_axes(ax, "class_legend")
     plt = pyplot()
     handles = [
         plt.Line2D([], [], color=CLASS_COLORS[i], marker=CLASS_MARKERS[i], linestyle="", label=f"gold label {i}")
         for i in (0, 1)
     ]
     handles.append(plt.Line2D([], [], color=BOUNDARY_COLOR, linewidth=2, label="P = 0.5 boundary"))
-    ax.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.8)
+    handles += list(extra)
+    figure = ax.figure
+    constrained = type(figure.get_layout_engine()).__name__ == "ConstrainedLayoutEngine"
+    placement = (
+        {"loc": "outside lower center"} if constrained else {"loc": "upper center", "bbox_to_anchor": (0.5, 0.0)}
+    )
+    return figure.legend(handles=handles, ncol=min(len(handles), 5), fontsize="small", frameon=False, **placement)

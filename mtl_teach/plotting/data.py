@@ -24,7 +24,7 @@ def draw_true_boundary(ax: Any, kind: str, r: float = 1.0) -> None:
     ax
         Axes to draw on.
     kind
-        ``"circle"`` (``x^2 + y^2 = r``, also the inverted circle's) or
+        ``"circle"`` (``x0^2 + x1^2 = r``, also the inverted circle's) or
         ``"square"`` (``|x| = r/2`` or ``|y| = r/2``).
     r
         The datasets' ``r``.
@@ -34,7 +34,7 @@ def draw_true_boundary(ax: Any, kind: str, r: float = 1.0) -> None:
         fail("draw_true_boundary(r)", "must be a number > 0", r, "pass the r the data were made with, e.g. r=1.")
     if kind == "circle":
         angle = np.linspace(0.0, 2.0 * np.pi, 200)
-        radius = np.sqrt(r)  # the label is x^2 + y^2 < r, so the radius is sqrt(r)
+        radius = np.sqrt(r)  # the label is x0^2 + x1^2 < r, so the radius is sqrt(r)
         x0, x1 = radius * np.cos(angle), radius * np.sin(angle)
     else:
         half = r / 2
@@ -103,9 +103,19 @@ def plot_dataset(
     ax.set_xlabel("x0")
     ax.set_ylabel("x1")
     ax.set_title(title if title is not None else f"{len(X)} points, {np.mean(y == 1):.0%} label 1")
-    # below the panel, so it hides none of the points
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize="small", markerscale=1.5, frameon=False)
+    legend_below(ax)
     return ax
+
+
+def legend_below(ax: Any) -> Any:
+    """(Re)draw ``ax``'s legend under the panel, so it hides none of the points; return it.
+
+    Call it again after adding labelled artists (e.g. :func:`outline_slice`)
+    to bring the legend up to date.
+    """
+    return ax.legend(
+        loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize="small", markerscale=1.5, frameon=False
+    )
 
 
 def plot_tutorial_datasets(

@@ -20,14 +20,18 @@ import numpy as np
 import torch
 
 from mtl_teach._errors import fail
-from mtl_teach.plotting._common import FEATURE_CMAP, TASK_COLORS, check_task, new_axes
-from mtl_teach.plotting.boundary import DecisionBoundaryDisplay
+from mtl_teach.plotting._common import FEATURE_CMAP, TASK_COLORS, check_task, new_axes, pyplot
+from mtl_teach.plotting.boundary import DecisionBoundaryDisplay, finish_row
+from mtl_teach.plotting.data import legend_below, plot_dataset
 from mtl_teach.plotting.grid import grid_response, make_grid
 
 if TYPE_CHECKING:
     from mtl_teach.model import MultitaskClassifier
     from mtl_teach.slicing import SliceAwareClassifier, SlicingFunction
 
+# Okabe-Ito orange, green, ...: the tasks' palette without its blue, which the
+# probability shading already uses.
+SLICE_COLORS = TASK_COLORS[1:]
 OUTLINE_RESOLUTION = 400  # grid points per axis for slice borders: sharp at notebook size
 ZOOM_MARGIN = 0.15  # space around a zoomed-on slice, in input units
 
@@ -52,11 +56,25 @@ def slice_box(sf: SlicingFunction, margin: float = ZOOM_MARGIN) -> tuple[float, 
     return (x0.min() - margin, x0.max() + margin, x1.min() - margin, x1.max() + margin)
 
 
-def outline_slice(ax: Any, sf: SlicingFunction, *, color: str = "black", label: str | None = None) -> Any:
-    """Draw the border of ``sf``'s region on ``ax`` (dashed); return the contour set.
+def outline_slice(ax: Any, sf: SlicingFunction, *, color: str = SLICE_COLORS[0], label: str | None = None) -> Any:
+    """Draw the border of ``sf``'s region on ``ax`` (dashed, in colour); return the contour set.
 
     The region is ``sf`` evaluated on a fine grid over the Axes' current
-    limits (default [-1.1, 1.1]^2), contoured at 0.5.
+    limits (default [-1.1, 1.1]^2), contoured at 0.5. Slices are drawn in the
+    colours of ``SLICE_COLORS``, never in the black of true and learned
+    boundaries. If ``ax`` already has a legend (e.g. from ``plot_dataset``),
+    it is redrawn below the panel with the slice added.
+
+    Parameters
+    ----------
+    ax
+        The Axes to draw on.
+    sf
+        The slicing function whose region is outlined.
+    color
+        Line colour.
+    label
+        Legend entry; ``"slice <name>"`` when None, none when ``""``.
     """
     x_low, x_high = ax.get_xlim()
     y_low, y_high = ax.get_ylim()
@@ -69,8 +87,62 @@ def outline_slice(ax: Any, sf: SlicingFunction, *, color: str = "black", label: 
     contours = ax.contour(xx0, xx1, mask, levels=[0.5], colors=color, linestyles="--", linewidths=1.5)
     text = f"slice {sf.name}" if label is None else label
     if text:  # a legend entry; label="" leaves it out
-        ax.plot([], [], color=color, linestyle="--", label=text)
+        ax.plot([], [], color=color, linestyle="--", linewidth=1.5, label=text)
+        if ax.get_legend() is not None:
+            legend_below(ax)
     return contours
+
+
+def plot_sliced_dataset(
+    X: np.ndarray,
+    y: np.ndarray,
+    sfs: Sequence[SlicingFunction],
+    *,
+    zoom: SlicingFunction | None = None,
+    boundary: str | None = "circle",
+    r: float = 1.0,
+    axes: Any = None,
+) -> Any:
+    """The points with their slices outlined and, beside them, a zoom on one slice.
+
+    A small slice is a few dots in the whole square; the zoom shows how its
+    labels behave (in the toy patch world they follow ``x0 > x1``, not the circle).
+
+    Parameters
+    ----------
+    X, y
+        Points ``(n, 2)`` and gold labels ``(n,)``.
+    sfs
+        Slicing functions whose regions are outlined (one colour each).
+    zoom
+        The slice to zoom on; the first of ``sfs`` when None.
+    boundary, r
+        The true boundary to draw, as for :func:`mtl_teach.plotting.plot_dataset`.
+    axes
+        Two Axes; a new figure when None.
+
+    Returns
+    -------
+    numpy.ndarray
+        The two Axes: the whole square, and the zoom.
+    """
+    if not sfs:
+        fail("plot_sliced_dataset(sfs)", "must hold at least one slicing function", sfs, "pass e.g. [in_patch].")
+    zoom = sfs[0] if zoom is None else zoom
+    X, y = np.asarray(X), np.asarray(y)
+    _, grid = new_axes(2, axes=axes)
+    whole, close = grid.flat
+    plot_dataset(X, y, boundary=boundary, r=r, ax=whole, title=f"{len(X)} points, slices outlined")
+    x_low, x_high, y_low, y_high = slice_box(zoom)
+    inside = (X[:, 0] >= x_low) & (X[:, 0] <= x_high) & (X[:, 1] >= y_low) & (X[:, 1] <= y_high)
+    plot_dataset(X[inside], y[inside], boundary=boundary, r=r, ax=close, title=f"zoom on {zoom.name}")
+    close.get_legend().remove()  # the same entries as the whole square's
+    close.set_xlim(x_low, x_high)
+    close.set_ylim(y_low, y_high)
+    for ax in grid.flat:
+        for sf, color in zip(sfs, SLICE_COLORS, strict=False):
+            outline_slice(ax, sf, color=color, label=None if ax is whole else "")
+    return grid.flat[:]
 
 
 def plot_slice_boundaries(
@@ -136,9 +208,15 @@ def plot_slice_boundaries(
         response = grid_response(model, [task_name], xx0, xx1, "plot_slice_boundaries")[task_name]
         display = DecisionBoundaryDisplay(xx0=xx0, xx1=xx1, response=response, task_name=title, X=points, y=labels)
         display.plot(ax=ax)
-        for sf, color in zip(sfs, TASK_COLORS[1:], strict=False):
-            outline_slice(ax, sf, color=color)
+        for sf, color in zip(sfs, SLICE_COLORS, strict=False):
+            outline_slice(ax, sf, color=color, label="")
         displays.append(display)
+    plt = pyplot()
+    outlines = [
+        plt.Line2D([], [], color=color, linestyle="--", linewidth=1.5, label=f"slice {sf.name}")
+        for sf, color in zip(sfs, SLICE_COLORS, strict=False)
+    ]
+    finish_row(displays, colorbar=True, legend=True, extra=outlines)
     return displays
 
 
@@ -197,7 +275,7 @@ class SliceAttentionDisplay:
             shading = ax.pcolormesh(
                 self.xx0, self.xx1, self.weights[..., index], cmap=FEATURE_CMAP, vmin=0.0, vmax=top, shading="auto"
             )
-            for sf, color in zip(sfs, TASK_COLORS[1:], strict=False):
+            for sf, color in zip(sfs, SLICE_COLORS, strict=False):
                 outline_slice(ax, sf, color=color, label="")
             ax.set_aspect("equal")
             ax.set_title(f"attention on {name!r}")

@@ -15,8 +15,10 @@ from mtl_teach.task import INPUT
 if TYPE_CHECKING:
     from mtl_teach.model import MultitaskClassifier
 
-SHARED_FILL = "#E69F00"  # orange: shared module (Okabe-Ito)
-MODULE_FILL = "#DDDDDD"
+# Shared modules stand out by a dark neutral fill and a bold frame, never by a
+# hue: hues are the tasks' (TASK_COLORS), and a shared module belongs to no one task.
+SHARED_FILL = "#9E9E9E"
+MODULE_FILL = "#EEEEEE"
 INPUT_FILL = "white"
 
 
@@ -85,7 +87,7 @@ def task_graph(model: MultitaskClassifier) -> TaskGraph:
 
 
 def plot_task_graph(model: MultitaskClassifier, *, ax: Any = None) -> Any:
-    """Draw which modules each task runs through; shared modules in orange.
+    """Draw which modules each task runs through; shared modules in dark grey with a bold frame.
 
     Parameters
     ----------
@@ -150,7 +152,9 @@ def plot_task_graph(model: MultitaskClassifier, *, ax: Any = None) -> Any:
         ax.text(x, y, label, ha="center", va="center", fontsize=9, fontweight=weight, bbox=box, zorder=3)
     plt = pyplot()
     handles = [plt.Line2D([], [], color=task_color[t], lw=2, label=t) for t in model.tasks]
-    handles.append(plt.Rectangle((0, 0), 1, 1, facecolor=SHARED_FILL, edgecolor="black", label="shared module"))
+    handles.append(
+        plt.Rectangle((0, 0), 1, 1, facecolor=SHARED_FILL, edgecolor="black", linewidth=2.5, label="shared module")
+    )
     ax.legend(
         handles=handles,
         loc="upper center",
