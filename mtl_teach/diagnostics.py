@@ -55,9 +55,11 @@ class Stall:
     n_units: int  # feature units the head reads
 
     def message(self, epoch: int) -> str:
+        gap = self.accuracy - self.majority_share  # the stall rule allows a small margin above the floor
+        compared = "no better than" if gap < 0.0005 else f"only {100 * gap:.1f} points above"
         head = (
             f"Task {self.task!r} has stalled after epoch {epoch}: its training accuracy on {self.dataset!r} is "
-            f"{self.accuracy:.1%}, no better than always answering the majority class {self.majority_class} "
+            f"{self.accuracy:.1%}, {compared} always answering the majority class {self.majority_class} "
             f"({self.majority_share:.1%} of the labels)."
         )
         if self.n_units and 2 * self.dead_units >= self.n_units:

@@ -619,6 +619,16 @@ def test_find_stalls_reports_dead_units(circle_loaders):
     assert "Task 'circle_task' has stalled after epoch 3" in message
     assert "4 of the 4 units feeding its head" in message
     assert "dead ReLUs" in message
+    assert f"is {share:.1%}, no better than always answering the majority class 1 ({share:.1%}" in message
+
+
+def test_stall_message_says_how_far_above_the_floor_the_accuracy_is():
+    from mtl_teach.diagnostics import Stall
+
+    stall = Stall("circle_task", "circleDataset", 0.795, 1, 0.775, dead_units=3, n_units=4)
+    message = stall.message(10)
+    assert "is 79.5%, only 2.0 points above always answering the majority class 1 (77.5% of the labels)" in message
+    assert "no better than" not in message
 
 
 def test_find_stalls_is_quiet_on_a_trained_model(circle_loaders):
