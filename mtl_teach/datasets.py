@@ -44,7 +44,7 @@ def _check_r(kind: str, r: float) -> None:
 
 
 def make_circle_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Splits:
-    """Label 1 inside the circle ``x^2 + y^2 < r`` (area pi/4 of the square for r=1).
+    """Label 1 inside the circle ``x0^2 + x1^2 < r`` (area pi/4 of the square for r=1).
 
     Parameters
     ----------
@@ -66,7 +66,7 @@ def make_circle_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Spli
 
 
 def make_inv_circle_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Splits:
-    """Label 1 *outside* the circle ``x^2 + y^2 > r``: the circle task inverted.
+    """Label 1 *outside* the circle ``x0^2 + x1^2 > r``: the circle task inverted.
 
     Parameters
     ----------

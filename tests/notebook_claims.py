@@ -97,6 +97,23 @@ CLAIMS: dict[str, list[Claim]] = {
             """,
         ),
         Claim(
+            "the trunk's units measure (roughly) the distance from the centre",
+            """
+            import torch
+
+            grid = torch.cartesian_prod(torch.linspace(-1, 1, 41), torch.linspace(-1, 1, 41))  # (1681, 2)
+            with torch.no_grad():
+                features = model.module_pool["base_mlp"](grid)  # (1681, 4)
+            radius = grid.norm(dim=1)
+            correlations = [
+                abs(torch.corrcoef(torch.stack([features[:, unit], radius]))[0, 1].item())
+                for unit in range(features.shape[1])
+                if features[:, unit].std() > 0
+            ]
+            assert sum(c >= 0.7 for c in correlations) >= 3, correlations
+            """,
+        ),
+        Claim(
             "on this toy data, single- and multi-task models differ by a few test points either way",
             """
             for name, test_loader in zip(["circle", "square"], test_loaders, strict=True):

@@ -76,7 +76,7 @@ def _check_loader(loader: Any, where: str) -> DictDataLoader:
             else ""
         )
         raise Incorrect(
-            f"only {agree:.0%} of the labels say 'outside the circle x^2 + y^2 > 1' for their points: pair each X with its own Y from make_inv_circle_dataset.{flipped}"
+            f"only {agree:.0%} of the labels say 'outside the circle x0^2 + x1^2 > 1' for their points: pair each X with its own Y from make_inv_circle_dataset.{flipped}"
         )
     return loader
 

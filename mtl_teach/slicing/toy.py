@@ -1,9 +1,9 @@
 """The slicing notebook's toy world: the circle task with a small patch that follows another rule.
 
 Points are uniform on [-1, 1)^2 and labelled 1 inside the circle
-``x^2 + y^2 < 1``, as in the tutorial, except in a small square *patch*
+``x0^2 + x1^2 < 1``, as in the tutorial, except in a small square *patch*
 centred on the circle's edge at 45 degrees (think of one sensor region
-wired differently). There the label is 1 when ``x > y``: a diagonal cut
+wired differently). There the label is 1 when ``x0 > x1``: a diagonal cut
 across the patch instead of the arc. The patch holds 2% of the points, and
 the circle rule is right on only about half of them, so a model that
 ignores the patch loses just ~1 point of overall accuracy: a model trained
@@ -27,18 +27,18 @@ Split = tuple[np.ndarray, np.ndarray]
 
 @slicing_function()
 def in_patch(X: np.ndarray) -> np.ndarray:
-    """The critical slice: points in the patch, ``PATCH_LOW <= x, y < PATCH_HIGH`` (2% of the square)."""
+    """The critical slice: points in the patch, ``PATCH_LOW <= x0, x1 < PATCH_HIGH`` (2% of the square)."""
     return (X[:, 0] >= PATCH_LOW) & (X[:, 0] < PATCH_HIGH) & (X[:, 1] >= PATCH_LOW) & (X[:, 1] < PATCH_HIGH)
 
 
 @slicing_function()
 def left_half(X: np.ndarray) -> np.ndarray:
-    """A big, harmless slice (x < 0): its labels follow the usual circle rule."""
+    """A big, harmless slice (x0 < 0): its labels follow the usual circle rule."""
     return X[:, 0] < 0
 
 
 def sliced_circle_labels(X: np.ndarray) -> np.ndarray:
-    """Labels of points ``X`` of shape ``(n, 2)``: the circle rule, and ``x > y`` in the patch."""
+    """Labels of points ``X`` of shape ``(n, 2)``: the circle rule, and ``x0 > x1`` in the patch."""
     Y = (X[:, 0] ** 2 + X[:, 1] ** 2 < 1.0).astype(np.int64)
     patch = in_patch(X)
     Y[patch] = (X[patch, 0] > X[patch, 1]).astype(np.int64)
