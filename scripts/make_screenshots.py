@@ -1,7 +1,7 @@
 """Make the README's pictures of the kit in JupyterLab (run: .venv/bin/python scripts/make_screenshots.py).
 
-Uses the end-to-end tests' machinery (tests/e2e): JupyterLab started as
-``make lab`` starts it, over a temporary copy of ``notebooks/``, and Debian's
+Uses the end-to-end tests' machinery (tests/e2e): JupyterLab started by
+``make lab``, over a temporary copy of ``notebooks/``, and Debian's
 headless Chromium through Playwright. Writes
 
 - ``docs/images/jupyterlab.png``: notebook 03 open at its first
@@ -86,7 +86,7 @@ def main() -> None:
         shutil.copytree(SOURCE, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         home = Path(tmp) / "home"
         home.mkdir()
-        with JupyterLab(root.parent, home) as lab, sync_playwright() as playwright:
+        with JupyterLab(root, home) as lab, sync_playwright() as playwright:
             browser = launch_chromium(playwright)
             try:
                 boundary_picture(lab, browser, root, args.out)

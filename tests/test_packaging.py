@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -114,3 +116,34 @@ def test_public_api_has_numpydoc_parameters_and_a_repr() -> None:
         if inspect.isclass(obj) and not any("__repr__" in vars(c) for c in obj.__mro__[:-1]):
             missing.append(f"{name}: no __repr__")
     assert not missing, "\n".join(missing)
+
+
+def _make_lab_dry_run(*variables: str) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS", "LAB_", "NOTEBOOKS"))}
+    out = subprocess.run(
+        ["make", "-n", "--no-print-directory", "-C", str(ROOT), "lab", *variables],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
+    line = next((line for line in out.splitlines() if "jupyter lab" in line), None)
+    assert line is not None, f"`make -n lab` runs no `jupyter lab`:\n{out}"
+    return shlex.split(line)
+
+
+def test_make_lab_adds_allow_root_and_container_address_only_where_needed() -> None:
+    # tests/e2e starts JupyterLab through this very recipe; here, the switches it
+    # takes from the machine: as root jupyter refuses to start without
+    # --allow-root, and in a container localhost is unreachable from a published port.
+    args = _make_lab_dry_run()
+    assert args[2:4] == ["--notebook-dir=notebooks", "notebooks/README.md"], args
+    assert ("--allow-root" in args) == (os.geteuid() == 0), args
+    in_container = Path("/.dockerenv").exists() or Path("/run/.containerenv").exists()
+    assert ("--ip=0.0.0.0" in args) == in_container, args
+    assert not any(arg.startswith(("--port=", "--port-retries")) for arg in args), (
+        f"the port is jupyter_server's (8888, JUPYTER_PORT, then the next free one): {args}"
+    )
+    args = _make_lab_dry_run("LAB_IP=127.0.0.1", "LAB_ARGS=--no-browser '--ServerApp.browser=a b %s'")
+    assert [a for a in args if a.startswith("--ip")] == ["--ip=127.0.0.1"], args
+    assert args[-2:] == ["--no-browser", "--ServerApp.browser=a b %s"], args
