@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test install lint format notebooks clean
+.PHONY: lab test install lint format links notebooks clean
 
 $(STAMP): pyproject.toml scripts/jupyterlab_overrides.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ lint: $(STAMP)
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+# Restamp every notebook badge, install cell and README link from pyproject.toml's [project.urls].
+links: $(STAMP)
+	$(BIN)/python scripts/stamp_links.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
