@@ -95,6 +95,13 @@ def test_notebook_badge_and_install_cell_follow_pyproject(path: Path) -> None:
     assert installs == [f"git+{url}"], f"{rel}: the setup cell must install git+{url}; it installs {installs}"
 
 
+def test_readme_binder_badge_builds_the_project_home_and_opens_the_start_page() -> None:
+    _, owner, repo = _home()
+    badges = BINDER_BADGE.findall((ROOT / "README.md").read_text())
+    expected = f"https://mybinder.org/v2/gh/{owner}/{repo}/main?urlpath=lab%2Ftree%2Fnotebooks%2FREADME.md"
+    assert badges == [expected], f"README.md needs one Binder badge, {expected}: {badges}"
+
+
 def _target(address: str, repo: str) -> str | None:
     """The repository path an address of ours opens (None for a bare install or clone)."""
     if address.startswith("https://colab.research.google.com/"):
@@ -187,6 +194,11 @@ def test_make_links_restamps_a_fork_everywhere_and_nothing_else(tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     assert _stamp(tmp_path, "--check").returncode == 0
 
+    readme = (tmp_path / "README.md").read_text()
+    assert BINDER_BADGE.findall(readme) == [
+        "https://mybinder.org/v2/gh/someone/mtl-course/main?urlpath=lab%2Ftree%2Fnotebooks%2FREADME.md"
+    ]
+    assert "mtl-teach/mtl-teach" not in "".join(OURS.findall(readme))
     for path in NOTEBOOKS:
         rel = path.relative_to(ROOT).as_posix()
         before, after = nbformat.read(path, as_version=4), nbformat.read(tmp_path / rel, as_version=4)

@@ -35,6 +35,30 @@ def test_environment_yml_installs_the_same_pins_as_pyproject() -> None:
     assert sorted(p for p in pip if p != "-e .") == sorted(_pyproject()["project"]["dependencies"])
 
 
+def test_binder_installs_the_same_pins_as_pyproject_with_the_cpu_build_of_torch() -> None:
+    # repo2docker (Binder, JupyterHub images) reads binder/: requirements.txt, runtime.txt, postBuild.
+    lines = [line.split("#", 1)[0].strip() for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines()]
+    lines = [line for line in lines if line]
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines, lines
+    assert "." in lines, "binder/requirements.txt must install the kit itself ('.')"
+    deps = _pyproject()["project"]["dependencies"]
+    cpu = [f"{dep}+cpu" if dep.startswith("torch==") else dep for dep in deps]
+    pins = [line for line in lines if "==" in line and not line.startswith("nbgitpuller==")]
+    assert sorted(pins) == sorted(cpu), f"binder/requirements.txt drifted from pyproject.toml: {pins} vs {cpu}"
+    minimum = _pyproject()["project"]["requires-python"].removeprefix(">=")
+    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == f"python-{minimum}"
+
+
+def test_binder_post_build_installs_the_jupyterlab_settings_as_make_does(tmp_path: Path) -> None:
+    script = ROOT / "binder" / "postBuild"
+    assert os.access(script, os.X_OK), "repo2docker runs binder/postBuild only if it is executable"
+    env = {**os.environ, "NB_PYTHON_PREFIX": str(tmp_path)}
+    subprocess.run([str(script)], cwd=ROOT, env=env, check=True)
+    installed = tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    assert installed.read_bytes() == (ROOT / "scripts" / "jupyterlab_overrides.json").read_bytes()
+    assert "share/jupyter/lab/settings/overrides.json" in (ROOT / "Makefile").read_text()
+
+
 def test_python_dash_m_mtl_teach_runs_and_lists_commands() -> None:
     out = subprocess.run([sys.executable, "-m", "mtl_teach", "--help"], capture_output=True, text=True, check=True)
     assert "info" in out.stdout
