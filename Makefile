@@ -23,7 +23,7 @@ install: $(STAMP)
 # - In a container (Docker's /.dockerenv, Podman's /run/.containerenv) it listens on every
 #   interface, so a published port (docker run -p 8888:8888) reaches it; elsewhere on
 #   localhost only. `make lab LAB_IP=127.0.0.1` overrides.
-# - The port is jupyter_server's own choice: 8888, or $$JUPYTER_PORT when set, and the next
+# - The port is jupyter_server's own choice: 8888, or JUPYTER_PORT when set, and the next
 #   free one when that is taken (it prints the URL it uses).
 # - LAB_ARGS: extra `jupyter lab` arguments; tests/e2e and scripts/make_screenshots.py start
 #   JupyterLab through this recipe, adding theirs here (loopback, token, a browser stand-in),
