@@ -1,7 +1,7 @@
 """Make the README's pictures of the kit in JupyterLab (run: .venv/bin/python scripts/make_screenshots.py).
 
-Uses the end-to-end tests' machinery (tests/e2e): JupyterLab started as
-``make lab`` starts it, over a temporary copy of ``notebooks/``, and Debian's
+Uses the end-to-end tests' machinery (tests/e2e): JupyterLab started by
+``make lab``, over a temporary copy of ``notebooks/``, and Debian's
 headless Chromium through Playwright. Writes
 
 - ``docs/images/jupyterlab.png``: notebook 03 open at its first
@@ -10,11 +10,16 @@ headless Chromium through Playwright. Writes
   Run All Cells stopped at the first stub and its self-check was run.
 
 Each PNG is reduced to a 256-colour palette, which keeps it well under 300 KB.
+Then it records, in ``docs/images/screenshots.json``, what each picture was made
+from (tests/e2e/pictures.py: the notebooks, a hash of their cells' source, the
+file browser's entries); ``tests/test_screenshots.py`` fails when the notebooks
+no longer match it, so a stale picture is noticed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -27,12 +32,13 @@ sys.path.insert(0, str(REPO / "tests" / "e2e"))
 from catalog import SOURCE, load_plan  # noqa: E402
 from labserver import JupyterLab, launch_chromium  # noqa: E402
 from notebook_ui import NOTEBOOK, open_notebook, run_all_cells, run_cell  # noqa: E402
+from pictures import MANIFEST, PICTURES, manifest  # noqa: E402
 from PIL import Image  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 VIEWPORT = {"width": 1280, "height": 800}
-BOUNDARY_NOTEBOOK = "03_decision_boundaries.ipynb"
-STUDENT_NOTEBOOK = "student/04_your_turn.ipynb"
+BOUNDARY_NOTEBOOK = PICTURES["jupyterlab.png"][0][0]
+STUDENT_NOTEBOOK = PICTURES["self_check.png"][0][0]
 MAX_BYTES = 300_000
 
 
@@ -44,7 +50,7 @@ def _save(page, path: Path) -> None:
     size = path.stat().st_size
     if size > MAX_BYTES:
         raise SystemExit(f"{path} is {size} bytes, over {MAX_BYTES}")
-    print(f"wrote {path.relative_to(REPO)} ({size // 1000} KB)")
+    print(f"wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path} ({size // 1000} KB)")
 
 
 def _scroll_to(page, index: int) -> None:
@@ -86,7 +92,7 @@ def main() -> None:
         shutil.copytree(SOURCE, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         home = Path(tmp) / "home"
         home.mkdir()
-        with JupyterLab(root.parent, home) as lab, sync_playwright() as playwright:
+        with JupyterLab(root, home) as lab, sync_playwright() as playwright:
             browser = launch_chromium(playwright)
             try:
                 boundary_picture(lab, browser, root, args.out)
@@ -94,6 +100,9 @@ def main() -> None:
             finally:
                 browser.close()
                 lab.shutdown_kernels()
+    record = args.out / MANIFEST
+    record.write_text(json.dumps(manifest(SOURCE), indent=2) + "\n")
+    print(f"wrote {record.relative_to(REPO) if record.is_relative_to(REPO) else record}")
 
 
 if __name__ == "__main__":

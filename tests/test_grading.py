@@ -339,7 +339,7 @@ def test_the_committed_student_copies_match_a_fresh_release():
     for copy in copies:
         source = ROOT / "notebooks" / copy.name
         assert source.is_file(), f"{copy} has no source notebook"
-        assert copy.read_text(encoding="utf-8") == released_text(source), (
+        assert copy.read_text(encoding="utf-8") == released_text(source, out=copy.parent), (
             f"{copy} drifted from its source: run python -m mtl_teach release {source.relative_to(ROOT)} "
             "--out notebooks/student"
         )
@@ -347,7 +347,11 @@ def test_the_committed_student_copies_match_a_fresh_release():
 
 def test_release_stubs_solutions_drops_hidden_tests_and_outputs_and_stamps_the_assignment(tmp_path, capsys):
     assert cli(["release", str(SOURCE), "--out", str(tmp_path), "--assignment", "hw4"]) == 0
-    assert f"wrote {tmp_path / SOURCE.name}" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert f"wrote {tmp_path / SOURCE.name}" in out
+    # tmp_path is outside the repository: no Colab address opens the copy, so its badge goes
+    # (it would open the source, solutions included). tests/test_links.py releases inside one.
+    assert "removed the Open in Colab badge" in err, err
     student = nbformat.read(tmp_path / SOURCE.name, as_version=4)
     source = nbformat.read(SOURCE, as_version=4)
     assert student.metadata["mtl_teach"] == {"assignment": "hw4"}
@@ -356,7 +360,7 @@ def test_release_stubs_solutions_drops_hidden_tests_and_outputs_and_stamps_the_a
     for cell, original in zip(student.cells, source.cells, strict=True):
         assert "### BEGIN" not in cell.source and "### END" not in cell.source
         if cell.cell_type != "code":
-            assert cell.source == original.source
+            assert cell.source == re.sub(r"\[!\[Open In Colab\]\(.*\)\n\n", "", original.source)
             continue
         assert cell.outputs == [] and cell.execution_count is None
         meta = cell.metadata["nbgrader"]

@@ -16,6 +16,7 @@ import configparser
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import nbformat
@@ -28,14 +29,16 @@ IDS = [p.name for p in PATHS]
 MAX_STATEMENTS = 15  # "short" in statements, so ruff's vertical wrapping does not count
 MAX_CODE_LINES = 40
 WITH_PLOTS = ("01_toy_data.ipynb", "02_mtl_basics.ipynb", "03_decision_boundaries.ipynb")
-SETUP_CELL = """\
+# The project's home, declared once in pyproject.toml (tests/test_links.py checks every derived link).
+HOME = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Homepage"]
+SETUP_CELL = f"""\
 # Setup: on Colab this installs mtl_teach; where it is installed it does nothing.
 import importlib.util
 import subprocess
 import sys
 
 if importlib.util.find_spec("mtl_teach") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/mtl-teach/mtl-teach"], check=True)"""
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{HOME}"], check=True)"""
 PROGRESS_BAR = re.compile(r"\d+%\|.*\||\d+(\.\d+)?(it|batch)/s")
 
 
@@ -58,7 +61,8 @@ def test_opens_with_title_badge_and_objectives(path):
     first = notebook.cells[0]
     assert first.cell_type == "markdown"
     assert re.match(r"# \S", first.source), "the first cell must start with '# <Title>'"
-    badge = f"(https://colab.research.google.com/github/mtl-teach/mtl-teach/blob/main/notebooks/{path.name})"
+    colab = HOME.replace("https://github.com/", "https://colab.research.google.com/github/")
+    badge = f"({colab}/blob/main/notebooks/{path.name})"
     assert "colab-badge.svg" in first.source and badge in first.source, (
         "the Open in Colab badge must link to this notebook"
     )

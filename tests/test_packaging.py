@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -31,6 +33,30 @@ def test_environment_yml_installs_the_same_pins_as_pyproject() -> None:
     assert _pyproject()["project"]["requires-python"] == f">={python.split('=')[1]}"
     assert "-e ." in pip
     assert sorted(p for p in pip if p != "-e .") == sorted(_pyproject()["project"]["dependencies"])
+
+
+def test_binder_installs_the_same_pins_as_pyproject_with_the_cpu_build_of_torch() -> None:
+    # repo2docker (Binder, JupyterHub images) reads binder/: requirements.txt, runtime.txt, postBuild.
+    lines = [line.split("#", 1)[0].strip() for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines()]
+    lines = [line for line in lines if line]
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines, lines
+    assert "." in lines, "binder/requirements.txt must install the kit itself ('.')"
+    deps = _pyproject()["project"]["dependencies"]
+    cpu = [f"{dep}+cpu" if dep.startswith("torch==") else dep for dep in deps]
+    pins = [line for line in lines if "==" in line and not line.startswith("nbgitpuller==")]
+    assert sorted(pins) == sorted(cpu), f"binder/requirements.txt drifted from pyproject.toml: {pins} vs {cpu}"
+    minimum = _pyproject()["project"]["requires-python"].removeprefix(">=")
+    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == f"python-{minimum}"
+
+
+def test_binder_post_build_installs_the_jupyterlab_settings_as_make_does(tmp_path: Path) -> None:
+    script = ROOT / "binder" / "postBuild"
+    assert os.access(script, os.X_OK), "repo2docker runs binder/postBuild only if it is executable"
+    env = {**os.environ, "NB_PYTHON_PREFIX": str(tmp_path)}
+    subprocess.run([str(script)], cwd=ROOT, env=env, check=True)
+    installed = tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    assert installed.read_bytes() == (ROOT / "scripts" / "jupyterlab_overrides.json").read_bytes()
+    assert "share/jupyter/lab/settings/overrides.json" in (ROOT / "Makefile").read_text()
 
 
 def test_python_dash_m_mtl_teach_runs_and_lists_commands() -> None:
@@ -114,3 +140,34 @@ def test_public_api_has_numpydoc_parameters_and_a_repr() -> None:
         if inspect.isclass(obj) and not any("__repr__" in vars(c) for c in obj.__mro__[:-1]):
             missing.append(f"{name}: no __repr__")
     assert not missing, "\n".join(missing)
+
+
+def _make_lab_dry_run(*variables: str) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS", "LAB_", "NOTEBOOKS"))}
+    out = subprocess.run(
+        ["make", "-n", "--no-print-directory", "-C", str(ROOT), "lab", *variables],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
+    line = next((line for line in out.splitlines() if "jupyter lab" in line), None)
+    assert line is not None, f"`make -n lab` runs no `jupyter lab`:\n{out}"
+    return shlex.split(line)
+
+
+def test_make_lab_adds_allow_root_and_container_address_only_where_needed() -> None:
+    # tests/e2e starts JupyterLab through this very recipe; here, the switches it
+    # takes from the machine: as root jupyter refuses to start without
+    # --allow-root, and in a container localhost is unreachable from a published port.
+    args = _make_lab_dry_run()
+    assert args[2:4] == ["--notebook-dir=notebooks", "notebooks/README.md"], args
+    assert ("--allow-root" in args) == (os.geteuid() == 0), args
+    in_container = Path("/.dockerenv").exists() or Path("/run/.containerenv").exists()
+    assert ("--ip=0.0.0.0" in args) == in_container, args
+    assert not any(arg.startswith(("--port=", "--port-retries")) for arg in args), (
+        f"the port is jupyter_server's (8888, JUPYTER_PORT, then the next free one): {args}"
+    )
+    args = _make_lab_dry_run("LAB_IP=127.0.0.1", "LAB_ARGS=--no-browser '--ServerApp.browser=a b %s'")
+    assert [a for a in args if a.startswith("--ip")] == ["--ip=127.0.0.1"], args
+    assert args[-2:] == ["--no-browser", "--ServerApp.browser=a b %s"], args

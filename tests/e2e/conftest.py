@@ -50,8 +50,8 @@ def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def lab(lab_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
-    """JupyterLab started as ``make lab`` starts it, over ``lab_root``, on loopback (free port, random token)."""
-    with JupyterLab(lab_root.parent, tmp_path_factory.mktemp("jupyter-home")) as server:
+    """JupyterLab started by ``make lab`` over ``lab_root``, on loopback (JUPYTER_PORT free, random token)."""
+    with JupyterLab(lab_root, tmp_path_factory.mktemp("jupyter-home")) as server:
         yield server
 
 
