@@ -83,10 +83,16 @@ def test_second_cell_is_the_setup_cell(path):
 
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
-def test_ends_with_summary_and_next_notebook(path):
+def test_ends_with_summary_questions_and_next_notebook(path):
     markdown = [cell.source for cell in _read(path).cells if cell.cell_type == "markdown"]
     tail = "\n".join(markdown[-2:])
     assert "## Summary" in tail, "one of the last two markdown cells needs a '## Summary'"
+    assert markdown[-1].startswith("## Questions"), "the last markdown cell must be '## Questions' (after the summary)"
+    questions = re.findall(r"^\d+\. ", markdown[-1], flags=re.MULTILINE)
+    answers = re.findall(r"<details><summary>Answer</summary>(.+?)</details>", markdown[-1], flags=re.DOTALL)
+    assert len(questions) >= 3, f"at least 3 numbered questions, found {len(questions)}"
+    assert len(answers) == len(questions), "every question needs an answer the student can reveal (<details>)"
+    assert all(answer.strip() for answer in answers), "an empty answer"
     later = [p.name for p in PATHS if p.name > path.name]
     if later:  # the last notebook has nothing to point to
         assert f"[{later[0]}]({later[0]})" in tail, f"the end must link to the next notebook, {later[0]}"
