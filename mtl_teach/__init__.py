@@ -23,6 +23,7 @@ from mtl_teach.diagnostics import StallWarning
 from mtl_teach.model import MultitaskClassifier
 from mtl_teach.scorer import Scorer
 from mtl_teach.seed import set_seed
+from mtl_teach.sharing import SharingComparison, compare_sharing
 from mtl_teach.task import Operation, Task
 from mtl_teach.trainer import Trainer
 
@@ -50,11 +51,13 @@ __all__ = [
     "MultitaskClassifier",
     "Operation",
     "Scorer",
+    "SharingComparison",
     "SnorkelClassifier",
     "StallWarning",
     "Task",
     "Trainer",
     "collate_dicts",
+    "compare_sharing",
     "make_circle_dataset",
     "make_inv_circle_dataset",
     "make_square_dataset",
