@@ -8,8 +8,9 @@ easy to get wrong:
 
 - **Capacity.** The model alone gets a trunk of the same size as the shared
   one, all to itself.
-- **Training.** The model alone takes at least as many optimiser steps as the
-  shared model (it has fewer batches per epoch, so it gets more epochs).
+- **Training.** Both train the same number of epochs, and the model alone
+  takes at least as many optimiser steps: its few points are repeated
+  (shuffled) until an epoch of them has as many batches as the shared model's.
 
 So a gain can come only from what the auxiliary tasks' data teach the trunk.
 """
@@ -53,6 +54,8 @@ class SharingComparison:
         The target's test accuracy per seed, alone and shared.
     models
         Per seed, ``{"alone": model, "shared": model}``.
+    target_train
+        Per seed, the target's training points and labels ``(X, y)``.
     settings
         What was compared: training points, test points, trunk widths, learning
         rate, and each model's epochs and optimiser steps.
@@ -67,6 +70,7 @@ class SharingComparison:
         alone: Sequence[float],
         shared: Sequence[float],
         models: dict[int, dict[str, MultitaskClassifier]],
+        target_train: dict[int, tuple[np.ndarray, np.ndarray]],
         settings: dict[str, Any],
     ) -> None:
         self.target = target
@@ -75,6 +79,7 @@ class SharingComparison:
         self.alone = np.asarray(alone, dtype=float)  # (n_seeds,)
         self.shared = np.asarray(shared, dtype=float)  # (n_seeds,)
         self.models = models
+        self.target_train = target_train
         self.settings = dict(settings)
         self.ax_: Any = None
         self.figure_: Any = None
@@ -240,10 +245,10 @@ def compare_sharing(
     For each seed: the target gets ``n_target`` training points and each
     auxiliary task the 800 of its tutorial train split; both models get the
     same trunk (``hidden`` ReLU layers, drawn with the same seed) and a
-    ``Linear(hidden[-1], 2)`` head per task; the shared model trains
-    ``n_epochs`` with the ``Trainer``'s defaults, and the model alone as many
-    epochs as it takes to make at least as many optimiser steps. The target is
-    scored on ``n_test`` fresh points.
+    ``Linear(hidden[-1], 2)`` head per task; both train ``n_epochs`` with the
+    ``Trainer``'s defaults, the model alone on its points repeated until an
+    epoch has at least as many batches (optimiser steps) as the shared
+    model's. The target is scored on ``n_test`` fresh points.
 
     Parameters
     ----------
@@ -261,7 +266,7 @@ def compare_sharing(
     hidden
         Widths of the trunk's ReLU layers (the tutorial's is ``(8, 4)``).
     n_epochs
-        Epochs of the shared model.
+        Epochs of both models.
     lr
         Adam's learning rate, for both.
 
@@ -272,16 +277,22 @@ def compare_sharing(
     """
     _check(target, auxiliary, seeds, n_target, n_test, hidden)
     make_target = TUTORIAL_TASKS[target][0]
-    alone, shared, models = [], [], {}
+    alone, shared, models, target_points = [], [], {}, {}
     for seed in seeds:
         (X, Y), _, _ = make_target(n=1000, seed=seed)
-        target_train = _loader(target, X[:n_target], Y[:n_target], "train")
+        target_points[seed] = (X[:n_target], Y[:n_target])
+        target_train = _loader(target, *target_points[seed], "train")
         _, _, (X_test, Y_test) = make_target(n=10 * n_test, seed=seed + TEST_SEED_OFFSET)
         target_test = _loader(target, X_test, Y_test, "test")
         aux_train = [_loader(name, *TUTORIAL_TASKS[name][0](n=1000, seed=seed)[0], "train") for name in auxiliary]
-        shared_steps = n_epochs * (len(target_train) + sum(len(loader) for loader in aux_train))
+        # Alone, the target's few points make few batches per epoch. Its loader repeats them
+        # (shuffled) until an epoch has at least as many batches as the shared model's, so
+        # both train the same epochs with at least as many optimiser steps alone.
+        shared_batches = len(target_train) + sum(len(loader) for loader in aux_train)
+        copies = math.ceil(shared_batches * BATCH_SIZE / n_target)
+        X_alone, Y_alone = np.tile(X[:n_target], (copies, 1)), np.tile(Y[:n_target], copies)
         runs = {
-            "alone": ([target], [target_train], math.ceil(shared_steps / len(target_train))),
+            "alone": ([target], [_loader(target, X_alone, Y_alone, "train")], n_epochs),
             "shared": ([target, *auxiliary], [target_train, *aux_train], n_epochs),
         }
         steps = {label: epochs * sum(len(loader) for loader in loaders) for label, (_, loaders, epochs) in runs.items()}
@@ -309,6 +320,7 @@ def compare_sharing(
         alone=alone,
         shared=shared,
         models=models,
+        target_train=target_points,
         settings=settings,
     )
 

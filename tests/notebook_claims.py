@@ -185,4 +185,48 @@ CLAIMS: dict[str, list[Claim]] = {
             """,
         ),
     ],
+    "06_when_sharing_helps.ipynb": [
+        Claim(
+            "the comparison is fair: the same trunk, and at least as many optimiser steps for the model alone",
+            """
+            steps = comparison.settings["steps"]
+            assert steps["alone"] >= steps["shared"], steps
+            for models in comparison.models.values():
+                sizes = [[p.shape for p in models[label].module_pool["base_mlp"].parameters()] for label in models]
+                assert sizes[0] == sizes[1], sizes
+            """,
+        ),
+        Claim(
+            "with 20 training points, the circle task gains several points from sharing, on most seeds",
+            """
+            summary = comparison.summary()
+            assert summary["gain_mean"] >= 0.02 and summary["shared_wins"] >= 4, summary
+            """,
+        ),
+        Claim(
+            "the seed-to-seed spread of the model alone is large",
+            """
+            assert comparison.summary()["alone_std"] >= 0.02, comparison.summary()
+            """,
+        ),
+        Claim(
+            "shared, the circle head's boundary is closer to the true circle (over the seeds)",
+            """
+            import math
+
+            from mtl_teach.plotting import DecisionBoundaryDisplay
+
+            def error(label):
+                areas = [
+                    DecisionBoundaryDisplay.from_model(
+                        models[label], "circle_task", grid_resolution=100, eps=0.0, plot=False
+                    ).inside_fraction()
+                    for models in comparison.models.values()
+                ]
+                return sum(abs(area - math.pi / 4) for area in areas) / len(areas)
+
+            assert error("shared") < error("alone"), (error("shared"), error("alone"))
+            """,
+        ),
+    ],
 }

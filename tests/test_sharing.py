@@ -36,8 +36,10 @@ def test_the_comparison_is_fair_in_capacity_and_steps(small):
         assert shared.shared_modules() == ["base_mlp"]
     steps = small.settings["steps"]
     assert steps["alone"] >= steps["shared"]  # the model alone trains at least as long
-    # 12 points = 1 batch per epoch alone; 1 + 25 batches per epoch shared.
-    assert small.settings["epochs"] == {"alone": 2 * 26, "shared": 2}
+    # Shared: 1 + 25 batches per epoch. Alone: the 12 points repeated 70 times (840 points),
+    # 27 batches per epoch; the same 2 epochs.
+    assert small.settings["epochs"] == {"alone": 2, "shared": 2}
+    assert small.settings["steps"] == {"alone": 2 * 27, "shared": 2 * 26}
 
 
 def test_scores_are_the_models_scores_on_fresh_test_points(small):

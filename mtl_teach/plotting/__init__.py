@@ -10,6 +10,7 @@ from __future__ import annotations
 from mtl_teach.plotting.boundary import (
     DecisionBoundaryDisplay,
     class_legend,
+    compare_boundaries,
     grid_response,
     make_grid,
     plot_decision_boundaries,
@@ -32,6 +33,7 @@ __all__ = [
     "SliceAttentionDisplay",
     "TaskGraph",
     "class_legend",
+    "compare_boundaries",
     "draw_true_boundary",
     "grid_response",
     "make_grid",

@@ -7,7 +7,7 @@ numbers and notebooks can redraw without re-running the model.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,6 +28,7 @@ from mtl_teach.plotting._common import (
     pyplot,
     task_names_of,
 )
+from mtl_teach.plotting.data import draw_true_boundary
 from mtl_teach.plotting.grid import WHERE, grid_response, make_grid
 
 if TYPE_CHECKING:
@@ -257,6 +258,68 @@ def plot_decision_boundaries(
     finish_row(displays, colorbar=colorbar, legend=legend)
     if suptitle:
         fig.suptitle(suptitle)
+    return displays
+
+
+def compare_boundaries(
+    models: Mapping[str, MultitaskClassifier],
+    task_name: str,
+    *,
+    X: np.ndarray | torch.Tensor | None = None,
+    y: np.ndarray | torch.Tensor | None = None,
+    true_boundary: str | None = None,
+    grid_resolution: int = 100,
+    axes: Any = None,
+) -> list[DecisionBoundaryDisplay]:
+    """One task's decision boundary in several models, side by side on the same grid.
+
+    For comparing models of the same task (alone vs shared, before vs after):
+    one panel per model, the same points on each, one colour bar and the
+    legend below the row.
+
+    Parameters
+    ----------
+    models
+        ``{panel title: model}``; each must have the task ``task_name``.
+    task_name
+        The binary task to draw.
+    X, y
+        Points ``(n, 2)`` and gold labels ``(n,)`` drawn on every panel.
+    true_boundary
+        ``"circle"`` or ``"square"`` to draw that true boundary (dashed); None for none.
+    grid_resolution
+        Grid points per axis.
+    axes
+        One Axes per model; a new figure when None.
+
+    Returns
+    -------
+    list of DecisionBoundaryDisplay
+        One per model, drawn.
+    """
+    if not isinstance(models, Mapping) or not models:
+        fail("compare_boundaries(models)", "must be a non-empty dict {title: model}", models, 'pass e.g. {"alone": a}.')
+    for model in models.values():
+        check_task(model, task_name, "compare_boundaries")
+    points = None if X is None else np.asarray(X.detach().cpu() if isinstance(X, torch.Tensor) else X)
+    labels = None if y is None else np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
+    xx0, xx1 = make_grid(None, grid_resolution, 0.1, "compare_boundaries")  # the whole square, as for every head
+    _, grid = new_axes(len(models), axes=axes)
+    displays = []
+    for ax, (title, model) in zip(grid.flat, models.items(), strict=True):
+        response = grid_response(model, [task_name], xx0, xx1, "compare_boundaries")[task_name]
+        display = DecisionBoundaryDisplay(xx0=xx0, xx1=xx1, response=response, task_name=title, X=points, y=labels)
+        display.plot(ax=ax)
+        if true_boundary is not None:
+            draw_true_boundary(ax, true_boundary)
+        displays.append(display)
+    plt = pyplot()
+    extra = (
+        []
+        if true_boundary is None
+        else [plt.Line2D([], [], color=BOUNDARY_COLOR, linestyle="--", label="true boundary")]
+    )
+    finish_row(displays, colorbar=True, legend=True, extra=extra)
     return displays
 
 
