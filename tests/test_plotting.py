@@ -38,6 +38,7 @@ from mtl_teach import (
 from mtl_teach.plotting import (
     DecisionBoundaryDisplay,
     class_legend,
+    compare_boundaries,
     grid_response,
     make_grid,
     plot_boundary_evolution,
@@ -222,6 +223,26 @@ def test_plot_decision_boundaries_one_row(trained):
     assert [text.get_text() for text in legend.get_texts()] == ["gold label 0", "gold label 1", "P = 0.5 boundary"]
     bare = plot_decision_boundaries(model, grid_resolution=30, colorbar=False, legend=False)
     assert len(bare[0].figure_.axes) == 2 and not bare[0].figure_.legends
+
+
+def test_compare_boundaries_draws_one_task_of_several_models_on_one_grid(trained):
+    model, loaders, *_ = trained
+    X, y = loaders[2].dataset.X_dict["circle_data"], loaders[2].dataset.Y_dict["circle_task"]
+    displays = compare_boundaries(
+        {"a": model, "b": model}, "circle_task", X=X, y=y, true_boundary="circle", grid_resolution=25
+    )
+    assert [d.task_name for d in displays] == ["a", "b"]
+    np.testing.assert_array_equal(displays[0].response, displays[1].response)  # the same model, the same grid
+    assert displays[0].xx0.min() <= -1 and displays[0].xx0.max() >= 1  # the whole square
+    fig = displays[0].figure_
+    assert len(fig.axes) == 3 and len(displays[0].X) == len(X)
+    labels = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert labels[-1] == "true boundary"
+    plt.close("all")
+    with pytest.raises(MTLConfigError, match=r"compare_boundaries\(models\) must be a non-empty dict"):
+        compare_boundaries({}, "circle_task")
+    with pytest.raises(MTLConfigError, match=r"must name a task of the model"):
+        compare_boundaries({"a": model}, "triangle_task")
 
 
 def test_class_legend_goes_below_the_plots_and_names_bad_axes(trained):
