@@ -20,15 +20,12 @@ echo "== pytest: unit, conformance, plot and grading tests (tests/e2e runs last,
 $BIN/python -m pytest -n 2 --dist loadscope --ignore=tests/e2e "$@"
 
 # One torch thread per kernel: on 2 cores, two kernels with 2 threads each only fight.
-# The notebooks run twice: on this CPU's kernels (or the ATEN_CPU_CAPABILITY the caller set),
-# and on PyTorch's default kernels, which compute like another CPU. Both must pass.
-for cpu in inherited default; do
-    echo "== notebooks ($cpu CPU kernels): nbval re-runs notebooks/0*.ipynb; cells tagged 'approx' within a tolerance; then each lesson's claims"
-    settings=(OMP_NUM_THREADS=1)
-    if [ "$cpu" = default ]; then settings+=(ATEN_CPU_CAPABILITY=default); fi
-    env "${settings[@]}" $BIN/python -m pytest --nbval-approx --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg \
-        -p no:randomly -n 2 --dist loadscope notebooks/0*.ipynb
-done
+# Every notebook runs twice, each time in its own kernel: on this CPU's kernels (or the
+# ATEN_CPU_CAPABILITY the caller set) and on PyTorch's default kernels, which compute like
+# another CPU. Both must pass. One session for both: the two workers stay busy.
+echo "== notebooks: nbval re-runs notebooks/0*.ipynb on two CPU settings; cells tagged 'approx' within a tolerance; then each lesson's claims"
+OMP_NUM_THREADS=1 $BIN/python -m pytest --nbval-approx --nbval-cpus inherited,default --nbval-current-env \
+    --nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:randomly -n 2 --dist loadscope notebooks/0*.ipynb
 
 echo "== browser: every notebook run through JupyterLab's UI in headless Chromium (tests/e2e)"
 OMP_NUM_THREADS=1 $BIN/python -m pytest -p no:randomly tests/e2e

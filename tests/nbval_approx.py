@@ -22,7 +22,9 @@ things, in the style of TensorFlow's doctest output checker:
   each an assertion with its own margin, each reported as its own test. A
   printed number is never the only evidence.
 
-Use: ``pytest --nbval-approx notebooks/*.ipynb`` (with nbval's other options:
+Use: ``pytest --nbval-approx notebooks/*.ipynb`` (``--nbval-cpus inherited,default``
+runs each notebook once on this CPU's kernels and once on PyTorch's default
+ones, in one session, each in its own kernel; with nbval's other options:
 ``--nbval-current-env``, ``--nbval-sanitize-with``, ``--nbval-cell-timeout``).
 The root ``conftest.py`` loads this plugin; ``--nbval`` keeps plain nbval.
 """
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 import re
 from collections import defaultdict
 from collections.abc import Iterator
@@ -43,6 +46,8 @@ import pytest
 from nbval.plugin import IPyNbCell, IPyNbFile
 
 TAG = "approx"
+CPU_VARIABLE = "ATEN_CPU_CAPABILITY"
+INHERITED = "inherited"
 DEFAULT_TOLERANCE = {"abs": 0.03, "rel": 0.05}
 # A number as printed: optional sign, digits, decimals, exponent, percent. Not
 # the digits inside a name or a colour ("float32", "x0", "0xADDRESS", "#1a7f37"):
@@ -211,6 +216,17 @@ def _paired_texts(ref: list, test: list) -> Iterator[tuple[str, str, str]]:
                 yield f"output {index + 1}, {mime}", old_data[mime], new_data[mime]
 
 
+class NotebookPerCpu(pytest.File):
+    """One notebook, collected once per CPU setting of ``--nbval-cpus``: ``<notebook>::cpu=<setting>``."""
+
+    def collect(self) -> Iterator[ApproxNotebook]:
+        for cpu in self.config.option.nbval_cpus:
+            name = f"cpu={cpu}"
+            notebook = ApproxNotebook.from_parent(self, path=self.path, name=name, nodeid=f"{self.nodeid}::{name}")
+            notebook.cpu = cpu
+            yield notebook
+
+
 class ClaimCell(IPyNbCell):
     """A lesson's claim, run as an extra cell in the notebook's kernel after its last cell.
 
@@ -222,7 +238,26 @@ class ClaimCell(IPyNbCell):
 
 
 class ApproxNotebook(IPyNbFile):
-    """nbval's notebook collector, with :class:`ApproxCell` cells and the notebook's claims last."""
+    """nbval's notebook collector, with :class:`ApproxCell` cells and the notebook's claims last.
+
+    ``cpu`` is the ``ATEN_CPU_CAPABILITY`` its kernel starts with
+    (``"inherited"``: whatever this process has).
+    """
+
+    cpu = INHERITED
+
+    def setup(self) -> None:
+        # The kernel is a new process: it takes the environment as it is when it starts.
+        previous = os.environ.get(CPU_VARIABLE)
+        if self.cpu != INHERITED:
+            os.environ[CPU_VARIABLE] = self.cpu
+        try:
+            super().setup()
+        finally:
+            if previous is None:
+                os.environ.pop(CPU_VARIABLE, None)
+            else:
+                os.environ[CPU_VARIABLE] = previous
 
     def collect(self) -> Iterator[IPyNbCell]:
         claims = importlib.import_module(self.config.option.nbval_claims).CLAIMS
@@ -253,6 +288,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "then run each notebook's claims",
     )
     parser.getgroup("nbval").addoption(
+        "--nbval-cpus",
+        default=[INHERITED],
+        type=_cpu_settings,
+        metavar="SETTINGS",
+        help="Run each notebook once per ATEN_CPU_CAPABILITY setting, e.g. 'inherited,default' "
+        "('inherited': this process's; 'default' computes like another CPU). Default: inherited",
+    )
+    parser.getgroup("nbval").addoption(
         "--nbval-claims",
         default="tests.notebook_claims",
         metavar="MODULE",
@@ -260,10 +303,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ApproxNotebook | None:
+def _cpu_settings(value: str) -> list[str]:
+    settings = [setting.strip() for setting in value.split(",") if setting.strip()]
+    bad = [setting for setting in settings if not re.fullmatch(r"[a-z0-9_]+", setting)]
+    if not settings or bad or len(set(settings)) != len(settings):
+        raise pytest.UsageError(
+            f"--nbval-cpus must be distinct comma-separated ATEN_CPU_CAPABILITY values or 'inherited' "
+            f"(e.g. inherited,default); got {value!r}"
+        )
+    return settings
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ApproxNotebook | NotebookPerCpu | None:
     option = parent.config.option
     if option.nbval_approx and file_path.suffix == ".ipynb":
         if option.nbval or option.nbval_lax:
             raise pytest.UsageError("--nbval-approx replaces --nbval and --nbval-lax: give only one of them")
-        return ApproxNotebook.from_parent(parent, path=file_path)
+        if option.nbval_cpus == [INHERITED]:
+            return ApproxNotebook.from_parent(parent, path=file_path)
+        return NotebookPerCpu.from_parent(parent, path=file_path)
     return None

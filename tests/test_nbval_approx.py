@@ -177,3 +177,38 @@ def test_claim_source_wraps_the_code_in_a_function():
     namespace: dict = {}
     exec(source, namespace)
     assert "_claim" not in namespace and "value" not in namespace
+
+
+def test_each_cpu_setting_runs_in_its_own_kernel(pytester):
+    # The committed output says "unset": it holds for the inherited environment (this test
+    # sets none), and must fail for the run whose kernel got ATEN_CPU_CAPABILITY=default,
+    # which torch itself must report.
+    notebook = _notebook(
+        [
+            ("import os\nprint(os.environ.get('ATEN_CPU_CAPABILITY', 'unset'))", "unset\n", {}),
+            ("import torch\nprint(torch.backends.cpu.get_cpu_capability() == 'DEFAULT')", "False\n", {}),
+        ]
+    )
+    nbformat.write(notebook, pytester.path / "cpu.ipynb")
+    pytester._monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    pytester._monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    result = pytester.runpytest_subprocess(
+        "-p", "tests.nbval_approx", "--nbval-approx", "--nbval-current-env", "--nbval-cpus=inherited,default",
+        "-p", "no:randomly", "-rA", "cpu.ipynb",
+    )  # fmt: skip
+    outcomes = {line.split(" - ")[0] for line in result.outlines if line.startswith(("PASSED ", "FAILED "))}
+    assert outcomes == {
+        "PASSED cpu.ipynb::cpu=inherited::Cell 0",
+        "PASSED cpu.ipynb::cpu=inherited::Cell 1",
+        "FAILED cpu.ipynb::cpu=default::Cell 0",
+        "FAILED cpu.ipynb::cpu=default::Cell 1",
+    }, result.stdout.str()
+    output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout.str())
+    assert "'unset\\n' == 'default\\n'" in output and "'False\\n' == 'True\\n'" in output
+
+
+def test_bad_cpu_settings_are_a_usage_error(pytester):
+    pytester._monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    result = pytester.runpytest_subprocess("-p", "tests.nbval_approx", "--nbval-approx", "--nbval-cpus=default,default")
+    assert result.ret != 0
+    assert "--nbval-cpus must be distinct comma-separated ATEN_CPU_CAPABILITY values" in result.stderr.str()
