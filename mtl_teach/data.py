@@ -71,20 +71,47 @@ def _as_labels(where: str, labels: Any) -> torch.Tensor:
     return labels.long()
 
 
-def _as_inputs(labels_where: str, values: Any) -> Any:
+def _as_inputs(where: str, values: Any) -> Any:
     # numpy float64 arrays would clash with float32 weights; convert them.
     if isinstance(values, np.ndarray):
         tensor = torch.from_numpy(values)
-        return tensor.float() if tensor.dtype == torch.float64 else tensor
+        values = tensor.float() if tensor.dtype == torch.float64 else tensor
     if not isinstance(values, torch.Tensor | list | tuple):
         fail(
-            labels_where,
+            where,
             "must be a tensor, numpy array or list",
             type(values).__name__,
             "wrap it, e.g. torch.FloatTensor(x).",
             raw=True,
         )
+    if isinstance(values, list | tuple):
+        # A list stays a list (Snorkel passes e.g. strings to custom modules), but a
+        # list of number rows is a matrix a module can only take as a tensor: say so
+        # now, not as "must be Tensor, not list" from inside the first module.
+        if values and all(isinstance(row, list | tuple) and row and _numbers(row) for row in values):
+            fail(
+                where,
+                "must be a tensor when it holds numbers (modules take tensors)",
+                f"a {type(values).__name__} of {len(values)} {type(values[0]).__name__}s of numbers",
+                "wrap it, e.g. torch.tensor(x, dtype=torch.float32), or pass a numpy array.",
+                raw=True,
+            )
+        return values
+    if values.is_floating_point() and values.numel() and not bool(torch.isfinite(values).all()):
+        # NaN or inf rows would train to NaN and score as silently wrong predictions.
+        bad_rows = (~torch.isfinite(values.reshape(len(values), -1))).any(dim=1).nonzero().flatten()
+        fail(
+            where,
+            "must hold finite numbers (no NaN or inf)",
+            f"{len(bad_rows)} of {len(values)} rows with NaN or inf, the first at row {int(bad_rows[0])}",
+            "drop those rows (e.g. X[torch.isfinite(X).all(dim=1)], with their labels) or fill in the values.",
+            raw=True,
+        )
     return values
+
+
+def _numbers(row: list | tuple) -> bool:
+    return all(isinstance(value, int | float) and not isinstance(value, bool) for value in row)
 
 
 class DictDataset(Dataset[Batch]):
@@ -100,6 +127,13 @@ class DictDataset(Dataset[Batch]):
         Field name -> inputs, first dimension = number of examples.
     Y_dict
         Task name -> integer labels of shape ``(n,)``; -1 means "no label".
+
+    Raises
+    ------
+    MTLConfigError
+        For a bad name or split; inputs that are not tensors, arrays or lists,
+        or lists of number rows (pass a tensor); float inputs with NaN or inf;
+        labels that are not integer class ids; fields of different lengths; no examples.
     """
 
     def __init__(self, name: str, split: str, X_dict: Mapping[str, Any], Y_dict: Mapping[str, Any]) -> None:
@@ -219,6 +253,11 @@ class DictDataLoader(DataLoader[Batch]):
         How items become a batch; :func:`collate_dicts` by default.
     **kwargs
         Any ``DataLoader`` keyword: ``batch_size``, ``shuffle``, ...
+
+    Raises
+    ------
+    MTLConfigError
+        If ``dataset`` is not a :class:`DictDataset`, or ``batch_size`` is not an integer >= 1.
     """
 
     dataset: DictDataset
@@ -231,6 +270,16 @@ class DictDataLoader(DataLoader[Batch]):
                 type(dataset).__name__,
                 "wrap your data: DictDataset(name, split, X_dict, Y_dict).",
                 raw=True,
+            )
+        batch_size = kwargs.get("batch_size", 1)
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+        ):
+            fail(
+                "DictDataLoader(batch_size)",
+                "must be an integer >= 1",
+                batch_size,
+                "pass e.g. batch_size=32 (the examples per step).",
             )
         super().__init__(dataset, collate_fn=collate_fn, **kwargs)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,27 @@ class MultitaskClassifier(nn.Module):
             Where the labels come from, for error messages.
         """
         return map_labels(self.tasks, Y_dict, remap_labels, where)
+
+    def check_training_data(self, train_loaders: Sequence[DictDataLoader]) -> None:
+        """Warn about tasks that no train loader has labels for: their heads would never learn.
+
+        Called by ``Trainer.fit`` on its train loaders; a subclass can require more
+        (``SliceAwareClassifier`` requires its slice labels).
+
+        Parameters
+        ----------
+        train_loaders
+            The loaders ``Trainer.fit`` trains on.
+        """
+        labelled = {task for loader in train_loaders for task in self.label_tasks(loader.dataset.Y_dict).values()}
+        missing = [task for task in self.tasks if task not in labelled]
+        if missing:
+            warnings.warn(
+                f"No train loader has labels for task(s) {missing}: their heads will not learn. "
+                f"Add a train loader whose Y_dict key is the task's name, or leave the task out of the model.",
+                UserWarning,
+                stacklevel=4,
+            )
 
     def forward(self, X_dict: Mapping[str, Any], task_names: Sequence[str]) -> dict[str, Any]:
         """Return ``{task_name: output of its last op}`` (the logits).

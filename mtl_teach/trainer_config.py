@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
 from mtl_teach._errors import check_choice, fail
 from mtl_teach.callbacks import Callback
@@ -115,5 +116,17 @@ def split_loaders(
             [f"{dl.dataset.name}/{dl.dataset.split}" for dl in dataloaders],
             "add a train loader: DictDataset(name, 'train', X_dict, Y_dict).",
         )
+    for loader in train:
+        for label, Y in loader.dataset.Y_dict.items():
+            if isinstance(Y, torch.Tensor) and Y.numel() and bool((Y == -1).all()):
+                # A loss over no labels is NaN, logged as if training went on.
+                fail(
+                    f"Dataset {loader.dataset.name!r} ({loader.dataset.split}) Y_dict[{label!r}]",
+                    "must hold at least one label (-1 means 'no label')",
+                    f"{len(Y)} labels, all -1",
+                    f"give the examples their labels, or drop {label!r} from this loader's Y_dict.",
+                    raw=True,
+                )
+    model.check_training_data(train)
     valid = [dl for dl in dataloaders if dl.dataset.split == valid_split]
     return train, valid

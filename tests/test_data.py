@@ -348,3 +348,34 @@ def test_check_choice_and_names():
         check_choice("p", "c", ["b", "a"])
     assert names([]) == "(none)"
     assert names(["z", "a"]) == "'a', 'z'"
+
+
+def test_a_list_of_number_rows_must_be_a_tensor():
+    # fit() used to fail later with "must be Tensor, not list" and a fix about module sizes.
+    rows = [[0.1, 0.2], [0.3, 0.4]]
+    with pytest.raises(MTLConfigError, match=r"X_dict\['x'\] must be a tensor when it holds numbers.*torch\.tensor\(x"):
+        DictDataset("d", "train", {"x": rows}, {"t": torch.tensor([0, 1])})
+    # Lists of other things stay lists (Snorkel passes e.g. strings to custom modules).
+    words = DictDataset("d", "train", {"x": ["a", "b"]}, {"t": torch.tensor([0, 1])})
+    assert words.X_dict["x"] == ["a", "b"]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_inputs_with_nan_or_inf_are_an_error(bad):
+    # score() used to report a silently wrong accuracy on such data.
+    X = torch.rand(20, 2)
+    X[3, 1] = bad
+    X[7, 0] = bad
+    with pytest.raises(
+        MTLConfigError, match=r"must hold finite numbers.*2 of 20 rows with NaN or inf, the first at row 3"
+    ):
+        DictDataset("d", "test", {"x": X}, {"t": torch.zeros(20, dtype=torch.long)})
+    with pytest.raises(MTLConfigError, match=r"finite numbers"):
+        DictDataset("d", "test", {"x": X.numpy().astype(np.float64)}, {"t": torch.zeros(20, dtype=torch.long)})
+
+
+@pytest.mark.parametrize("batch_size", [0, -3, 2.5, True, "32"])
+def test_bad_batch_size_is_a_clear_error(batch_size):
+    dataset = DictDataset("d", "train", {"x": torch.rand(4, 2)}, {"t": torch.tensor([0, 1, 0, 1])})
+    with pytest.raises(MTLConfigError, match=r"DictDataLoader\(batch_size\) must be an integer >= 1.*batch_size=32"):
+        DictDataLoader(dataset, batch_size=batch_size)

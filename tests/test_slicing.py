@@ -384,3 +384,24 @@ def test_plot_sliced_dataset_zooms_on_the_slice_and_keeps_slices_apart_from_the_
         plot_sliced_dataset(X, Y, [])
     with pytest.raises(MTLConfigError, match=r"must be a SliceAwareClassifier"):
         SliceAttentionDisplay.from_model(MultitaskClassifier([]))
+
+
+def test_head_dim_must_match_the_trunk_output():
+    # The error used to come at fit, blaming an internal module and never naming head_dim.
+    trunk = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 4), nn.ReLU())
+    with pytest.raises(
+        MTLConfigError, match=r"SliceAwareClassifier\(head_dim\) must equal the width.*head_dim=8.*gives 4.*head_dim=4"
+    ):
+        SliceAwareClassifier(trunk, 8, ["in_patch"], input_data_key=FIELD, task_name=TASK)
+    assert SliceAwareClassifier(trunk, 4, ["in_patch"], input_data_key=FIELD, task_name=TASK).head_dim == 4
+
+
+def test_fitting_on_a_loader_without_slice_labels_is_a_clear_error():
+    # It used to train, and the slice tasks never learned, without a word.
+    X, Y = points(100)
+    model = model_for(["in_patch"])
+    plain = DictDataLoader(
+        DictDataset.from_tensors(torch.from_numpy(X), torch.from_numpy(Y), "train", FIELD, TASK, "d")
+    )
+    with pytest.raises(MTLConfigError, match=r"must hold the slice labels.*make_slice_dataloader\(dataset, S\)"):
+        Trainer(progress_bar=False, n_epochs=1).fit(model, [plain])

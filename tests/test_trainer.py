@@ -486,8 +486,9 @@ def test_json_log_has_one_entry_per_epoch(circle_loaders, tmp_path):
 def test_nan_input_stops_training_naming_epoch_batch_and_task(circle_loaders):
     ds = circle_loaders[0].dataset
     X = ds.X_dict["circle_data"].clone()
-    X[40, 0] = float("nan")  # row 40 is in batch 2 of 32
     bad = DictDataLoader(DictDataset("circleDataset", "train", {"circle_data": X}, ds.Y_dict), batch_size=32)
+    # DictDataset refuses NaN inputs; data changed after that still meets the training guard.
+    X[40, 0] = float("nan")  # row 40 is in batch 2 of 32
     with pytest.raises(FloatingPointError) as info:
         trainer(batch_scheduler="sequential", seed=0).fit(build(), [bad])
     text = str(info.value)
@@ -679,3 +680,32 @@ def test_find_stalls_ignores_a_rare_class_task_whose_features_are_alive():
         model.module_pool["base_mlp"][2].bias.fill_(-1.0)
     (stall,) = find_stalls(model, [loader])
     assert (stall.majority_class, stall.majority_share, stall.dead_units) == (0, 0.98, 4)
+
+
+def test_a_train_loader_whose_labels_are_all_minus_one_is_a_clear_error():
+    # fit used to "succeed" and log a NaN loss.
+    model = MultitaskClassifier(tutorial_tasks(["circle_task"]))
+    X = torch.rand(40, 2)
+    loader = DictDataLoader(
+        DictDataset("circleDataset", "train", {"circle_data": X}, {"circle_task": torch.full((40,), -1)}), batch_size=8
+    )
+    with pytest.raises(
+        MTLConfigError, match=r"Y_dict\['circle_task'\] must hold at least one label.*40 labels, all -1"
+    ):
+        Trainer(progress_bar=False).fit(model, [loader])
+    # Some -1 labels are fine: -1 means "no label" for that example.
+    labels = torch.randint(0, 2, (40,))
+    labels[:30] = -1
+    partly = DictDataLoader(
+        DictDataset("circleDataset", "train", {"circle_data": X}, {"circle_task": labels}), batch_size=8
+    )
+    trainer = Trainer(progress_bar=False, n_epochs=1, detect_stalls=False)
+    trainer.fit(model, [partly])
+    assert all(math.isfinite(value) for value in trainer.history["model/all/train/loss"])
+
+
+def test_a_task_without_training_labels_is_warned_about():
+    model = MultitaskClassifier(tutorial_tasks(["circle_task", "square_task"]))
+    loaders = make_tutorial_dataloaders(["circle_task"], seed=0)
+    with pytest.warns(UserWarning, match=r"No train loader has labels for task\(s\) \['square_task'\]"):
+        Trainer(progress_bar=False, n_epochs=1, detect_stalls=False).fit(model, loaders)

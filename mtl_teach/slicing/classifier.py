@@ -31,6 +31,15 @@ from mtl_teach.slicing.tasks import (
 from mtl_teach.task import INPUT, Operation, Task
 
 
+def _output_width(module: nn.Module) -> int | None:
+    """Features out of ``module``'s last layer that has a fixed width (e.g. an ``nn.Linear``), else None."""
+    for layer in reversed(list(module.modules())):
+        width = getattr(layer, "out_features", None)
+        if isinstance(width, int):
+            return width
+    return None
+
+
 class SliceAwareClassifier(MultitaskClassifier):
     """A slice-aware classifier: Snorkel's API, any number of classes.
 
@@ -99,6 +108,15 @@ class SliceAwareClassifier(MultitaskClassifier):
                     if param == "head_dim"
                     else "pass the number of classes, e.g. n_classes=3.",
                 )
+        width = _output_width(base_architecture)
+        if width is not None and width != head_dim:
+            fail(
+                "SliceAwareClassifier(head_dim)",
+                "must equal the width of base_architecture's output (the features each slice head reads)",
+                f"head_dim={head_dim} for a base_architecture whose last layer gives {width} features",
+                f"pass head_dim={width}, or change the last layer of base_architecture.",
+                raw=True,
+            )
         if not isinstance(input_data_key, str) or not input_data_key:
             fail(
                 "SliceAwareClassifier(input_data_key)",
@@ -167,6 +185,31 @@ class SliceAwareClassifier(MultitaskClassifier):
                 raw=True,
             )
         return DictDataLoader(add_slice_labels(dataset, self.task_name, S, self.slice_names), **loader_kwargs)
+
+    def check_training_data(self, train_loaders: Sequence[DictDataLoader]) -> None:
+        """Require the slice labels: without them the slice tasks never learn.
+
+        Parameters
+        ----------
+        train_loaders
+            The loaders ``Trainer.fit`` trains on.
+
+        Raises
+        ------
+        MTLConfigError
+            If no train loader has the slices' ``_ind`` / ``_pred`` labels.
+        """
+        slice_tasks = [task for task in self.tasks if task != self.task_name]
+        labelled = {label for loader in train_loaders for label in loader.dataset.Y_dict}
+        if not labelled & set(slice_tasks):
+            fail(
+                "Trainer.fit(dataloaders)",
+                f"must hold the slice labels of this SliceAwareClassifier (e.g. {slice_tasks[0]!r})",
+                f"train loaders with labels {sorted(labelled)}",
+                "build them with model.make_slice_dataloader(dataset, S), S from apply_slicing_functions(sfs, X).",
+                raw=True,
+            )
+        super().check_training_data(train_loaders)
 
     # -------------------------------------------------------------- scoring
     def score_slices(self, dataloaders: Sequence[DictDataLoader], as_dataframe: bool = False) -> Any:
