@@ -90,6 +90,13 @@ def new_axes(ncols: int, nrows: int = 1, *, size: float = 3.2, axes: Any = None)
     return fig, grid
 
 
+def as_array(values: Any) -> np.ndarray | None:
+    """``values`` (a tensor, array or list, or None) as a numpy array (None stays None)."""
+    if values is None:
+        return None
+    return np.asarray(values.detach().cpu() if isinstance(values, torch.Tensor) else values)
+
+
 def check_task(model: MultitaskClassifier, task_name: str, where: str) -> None:
     """Fail clearly unless ``task_name`` is a task of ``model``."""
     check_model(model, where)

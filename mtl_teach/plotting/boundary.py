@@ -20,6 +20,7 @@ from mtl_teach.plotting._common import (
     CLASS_COLORS,
     CLASS_MARKERS,
     PROB_CMAP,
+    as_array,
     check_axes,
     check_task,
     input_field,
@@ -297,29 +298,43 @@ def compare_boundaries(
     list of DecisionBoundaryDisplay
         One per model, drawn.
     """
-    if not isinstance(models, Mapping) or not models:
-        fail("compare_boundaries(models)", "must be a non-empty dict {title: model}", models, 'pass e.g. {"alone": a}.')
-    for model in models.values():
-        check_task(model, task_name, "compare_boundaries")
-    points = None if X is None else np.asarray(X.detach().cpu() if isinstance(X, torch.Tensor) else X)
-    labels = None if y is None else np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
     xx0, xx1 = make_grid(None, grid_resolution, 0.1, "compare_boundaries")  # the whole square, as for every head
+    displays = draw_models(models, task_name, xx0, xx1, as_array(X), as_array(y), axes, "compare_boundaries")
+    extra = []
+    if true_boundary is not None:
+        for display in displays:
+            draw_true_boundary(display.ax_, true_boundary)
+        extra = [pyplot().Line2D([], [], color=BOUNDARY_COLOR, linestyle="--", label="true boundary")]
+    finish_row(displays, colorbar=True, legend=True, extra=extra)
+    return displays
+
+
+def draw_models(
+    models: Mapping[str, MultitaskClassifier],
+    task_name: str,
+    xx0: np.ndarray,
+    xx1: np.ndarray,
+    X: np.ndarray | None,
+    y: np.ndarray | None,
+    axes: Any,
+    where: str,
+) -> list[DecisionBoundaryDisplay]:
+    """Draw ``task_name``'s boundary of each model on the grid ``xx0, xx1``, one panel per model.
+
+    The shared core of :func:`compare_boundaries` and
+    :func:`mtl_teach.plotting.plot_slice_boundaries`; ``where`` names the caller in errors.
+    """
+    if not isinstance(models, Mapping) or not models:
+        fail(f"{where}(models)", "must be a non-empty dict {title: model}", models, 'pass e.g. {"plain": plain}.')
+    for model in models.values():
+        check_task(model, task_name, where)
     _, grid = new_axes(len(models), axes=axes)
     displays = []
     for ax, (title, model) in zip(grid.flat, models.items(), strict=True):
-        response = grid_response(model, [task_name], xx0, xx1, "compare_boundaries")[task_name]
-        display = DecisionBoundaryDisplay(xx0=xx0, xx1=xx1, response=response, task_name=title, X=points, y=labels)
-        display.plot(ax=ax)
-        if true_boundary is not None:
-            draw_true_boundary(ax, true_boundary)
-        displays.append(display)
-    plt = pyplot()
-    extra = (
-        []
-        if true_boundary is None
-        else [plt.Line2D([], [], color=BOUNDARY_COLOR, linestyle="--", label="true boundary")]
-    )
-    finish_row(displays, colorbar=True, legend=True, extra=extra)
+        response = grid_response(model, [task_name], xx0, xx1, where)[task_name]
+        displays.append(
+            DecisionBoundaryDisplay(xx0=xx0, xx1=xx1, response=response, task_name=title, X=X, y=y).plot(ax=ax)
+        )
     return displays
 
 

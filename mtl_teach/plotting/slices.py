@@ -20,10 +20,10 @@ import numpy as np
 import torch
 
 from mtl_teach._errors import fail
-from mtl_teach.plotting._common import FEATURE_CMAP, TASK_COLORS, check_task, new_axes, pyplot
-from mtl_teach.plotting.boundary import DecisionBoundaryDisplay, finish_row
+from mtl_teach.plotting._common import FEATURE_CMAP, TASK_COLORS, as_array, new_axes, pyplot
+from mtl_teach.plotting.boundary import DecisionBoundaryDisplay, draw_models, finish_row
 from mtl_teach.plotting.data import legend_below, plot_dataset
-from mtl_teach.plotting.grid import grid_response, make_grid
+from mtl_teach.plotting.grid import make_grid
 
 if TYPE_CHECKING:
     from mtl_teach.model import MultitaskClassifier
@@ -181,36 +181,20 @@ def plot_slice_boundaries(
     list of DecisionBoundaryDisplay
         One per model, drawn.
     """
-    if not isinstance(models, Mapping) or not models:
-        fail(
-            "plot_slice_boundaries(models)",
-            "must be a non-empty dict {title: model}",
-            models,
-            'pass e.g. {"plain": plain}.',
-        )
-    for model in models.values():
-        check_task(model, task_name, "plot_slice_boundaries")
     if zoom is None:
         xx0, xx1 = make_grid(None, grid_resolution, 0.1, "plot_slice_boundaries")
     else:
         x_low, x_high, y_low, y_high = slice_box(zoom)
         xx0, xx1 = np.meshgrid(np.linspace(x_low, x_high, grid_resolution), np.linspace(y_low, y_high, grid_resolution))
-    points, labels = None, None
-    if X is not None:
-        points = np.asarray(X.detach().cpu() if isinstance(X, torch.Tensor) else X)
-        labels = None if y is None else np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
+    points, labels = as_array(X), as_array(y)
+    if points is not None:  # only the points inside the view
         inside = (points[:, 0] >= xx0.min()) & (points[:, 0] <= xx0.max())
         inside &= (points[:, 1] >= xx1.min()) & (points[:, 1] <= xx1.max())
         points, labels = points[inside], None if labels is None else labels[inside]
-    _, grid = new_axes(len(models), axes=axes)
-    displays = []
-    for ax, (title, model) in zip(grid.flat, models.items(), strict=True):
-        response = grid_response(model, [task_name], xx0, xx1, "plot_slice_boundaries")[task_name]
-        display = DecisionBoundaryDisplay(xx0=xx0, xx1=xx1, response=response, task_name=title, X=points, y=labels)
-        display.plot(ax=ax)
+    displays = draw_models(models, task_name, xx0, xx1, points, labels, axes, "plot_slice_boundaries")
+    for display in displays:
         for sf, color in zip(sfs, SLICE_COLORS, strict=False):
-            outline_slice(ax, sf, color=color, label="")
-        displays.append(display)
+            outline_slice(display.ax_, sf, color=color, label="")
     plt = pyplot()
     outlines = [
         plt.Line2D([], [], color=color, linestyle="--", linewidth=1.5, label=f"slice {sf.name}")
