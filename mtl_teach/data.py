@@ -257,7 +257,8 @@ class DictDataLoader(DataLoader[Batch]):
     Raises
     ------
     MTLConfigError
-        If ``dataset`` is not a :class:`DictDataset`, or ``batch_size`` is not an integer >= 1.
+        If ``dataset`` is not a :class:`DictDataset`, ``batch_size`` is not an integer >= 1
+        (None included), or ``collate_fn`` is not callable (e.g. a batch size passed by position).
     """
 
     dataset: DictDataset
@@ -271,10 +272,16 @@ class DictDataLoader(DataLoader[Batch]):
                 "wrap your data: DictDataset(name, split, X_dict, Y_dict).",
                 raw=True,
             )
+        if not callable(collate_fn):
+            fail(
+                "DictDataLoader(collate_fn)",
+                "must be a function that makes a batch of items",
+                collate_fn,
+                "pass the batch size by name: DictDataLoader(dataset, batch_size=32).",
+            )
         batch_size = kwargs.get("batch_size", 1)
-        if batch_size is not None and (
-            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
-        ):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            # None (torch's "no batching") would hand collate_dicts single items, not lists.
             fail(
                 "DictDataLoader(batch_size)",
                 "must be an integer >= 1",

@@ -374,8 +374,15 @@ def test_inputs_with_nan_or_inf_are_an_error(bad):
         DictDataset("d", "test", {"x": X.numpy().astype(np.float64)}, {"t": torch.zeros(20, dtype=torch.long)})
 
 
-@pytest.mark.parametrize("batch_size", [0, -3, 2.5, True, "32"])
+@pytest.mark.parametrize("batch_size", [0, -3, 2.5, True, "32", None])
 def test_bad_batch_size_is_a_clear_error(batch_size):
     dataset = DictDataset("d", "train", {"x": torch.rand(4, 2)}, {"t": torch.tensor([0, 1, 0, 1])})
     with pytest.raises(MTLConfigError, match=r"DictDataLoader\(batch_size\) must be an integer >= 1.*batch_size=32"):
         DictDataLoader(dataset, batch_size=batch_size)
+
+
+def test_a_batch_size_passed_by_position_is_a_clear_error():
+    # DictDataLoader(dataset, 32) puts 32 into collate_fn; it used to fail at the first batch.
+    dataset = DictDataset("d", "train", {"x": torch.rand(4, 2)}, {"t": torch.tensor([0, 1, 0, 1])})
+    with pytest.raises(MTLConfigError, match=r"DictDataLoader\(collate_fn\) must be a function.*batch_size=32"):
+        DictDataLoader(dataset, 32)
