@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 
 import pytest
 import torch
@@ -374,16 +373,13 @@ TOY_OUTCOME = {"equal": (False, True, False), "pcgrad": (True, True, True), "cag
 
 @pytest.mark.parametrize("method", TOY_OUTCOME)
 def test_toy_equal_stalls_while_pcgrad_and_cagrad_reach_the_pareto_set(method):
-    # CPU time, not wall time: the 2-core dev machine is shared, and load there doubles wall time.
-    start = time.process_time()
+    # About 3 s per method on an idle core; speed is the benchmarks' business, never a unit test's.
     trajectory = optimize_toy(method)
-    seconds = time.process_time() - start
     assert trajectory.shape == (4001, 3, 2)
     assert torch.equal(trajectory[0], torch.tensor(STARTS, dtype=torch.float64))
     distance = distance_to_pareto_set(trajectory[-1])
     for reached, d in zip(TOY_OUTCOME[method], distance.tolist(), strict=True):
         assert (d < 0.05) if reached else (d > 5.0), (method, distance)
-    assert seconds < 10, f"{method}: {seconds:.1f} s of CPU (about 3 s on an idle core)"
 
 
 def test_toy_rejects_bad_settings():
