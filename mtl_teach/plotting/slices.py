@@ -111,7 +111,7 @@ def plot_sliced_dataset(
     Parameters
     ----------
     X, y
-        Points ``(n, 2)`` and gold labels ``(n,)``.
+        Points ``(n, 2)`` and gold labels ``(n,)`` (arrays or tensors).
     sfs
         Slicing functions whose regions are outlined (one colour each).
     zoom
@@ -129,7 +129,7 @@ def plot_sliced_dataset(
     if not sfs:
         fail("plot_sliced_dataset(sfs)", "must hold at least one slicing function", sfs, "pass e.g. [in_patch].")
     zoom = sfs[0] if zoom is None else zoom
-    X, y = np.asarray(X), np.asarray(y)
+    X, y = as_array(X), as_array(y)
     _, grid = new_axes(2, axes=axes)
     whole, close = grid.flat
     plot_dataset(X, y, boundary=boundary, r=r, ax=whole, title=f"{len(X)} points, slices outlined")
