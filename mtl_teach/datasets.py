@@ -156,3 +156,65 @@ def make_tutorial_dataloaders(
             dataset = DictDataset(dataset_name, split, {x_key: torch.from_numpy(X)}, {task_name: torch.from_numpy(Y)})
             loaders.append(DictDataLoader(dataset, batch_size=batch_size))
     return loaders
+
+
+def make_joint_dataloaders(
+    task_names: Sequence[str] = ("circle_task", "inv_circle_task"),
+    *,
+    n: int = 1000,
+    r: float = 1.0,
+    seed: int = 0,
+    batch_size: int = 32,
+) -> list[DictDataLoader]:
+    """Train/valid/test loaders whose points carry the labels of every named task.
+
+    Every batch then holds all the tasks' labels for the same points, so the
+    tasks' gradients of one step can be compared (what
+    ``Trainer(weighting="pcgrad")`` and ``Trainer(log_grad_cosine=True)``
+    need). The points sit under each task's tutorial field (``circle_data``,
+    ...), so the tutorial's tasks read them unchanged; the dataset is
+    ``jointDataset``.
+
+    Parameters
+    ----------
+    task_names
+        Tutorial tasks, at least one: ``"circle_task"``, ``"square_task"``, ``"inv_circle_task"``.
+    n, r, seed
+        As for :func:`make_circle_dataset` (the points do not depend on the tasks).
+    batch_size
+        Batch size of every loader.
+
+    Returns
+    -------
+    list of DictDataLoader
+        ``[train, valid, test]``.
+    """
+    if isinstance(task_names, str):
+        task_names = [task_names]
+    if not task_names or any(name not in TUTORIAL_TASKS for name in task_names):
+        fail(
+            "make_joint_dataloaders(task_names)",
+            f"must name tutorial tasks ({names(TUTORIAL_TASKS)})",
+            list(task_names),
+            "pass e.g. ('circle_task', 'inv_circle_task').",
+        )
+    _check_r("joint", r)
+    X = torch.from_numpy(_points("joint", n, seed))  # (n, 2), the same points for every task
+    cuts = (0, int(0.8 * n), int(0.9 * n), n)  # the same 80/10/10 cut as the makers
+    loaders = []
+    for split, start, stop in zip(SPLITS, cuts[:-1], cuts[1:], strict=True):
+        X_split = X[start:stop]  # (rows, 2)
+        X_dict = {TUTORIAL_TASKS[name][1]: X_split for name in task_names}
+        # Each task's rule (the same as its maker's) labels these points.
+        Y_dict = {name: torch.from_numpy(_LABELS[name](X_split.numpy(), r)) for name in task_names}
+        dataset = DictDataset("jointDataset", split, X_dict, Y_dict)
+        loaders.append(DictDataLoader(dataset, batch_size=batch_size, shuffle=split == "train"))
+    return loaders
+
+
+# task name -> labelling rule (points (n, 2), r) -> int64 labels (n,), the makers' rules
+_LABELS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
+    "circle_task": lambda X, r: (X[:, 0] ** 2 + X[:, 1] ** 2 < r).astype(np.int64),
+    "inv_circle_task": lambda X, r: (X[:, 0] ** 2 + X[:, 1] ** 2 > r).astype(np.int64),
+    "square_task": lambda X, r: ((np.abs(X[:, 0]) < r / 2) & (np.abs(X[:, 1]) < r / 2)).astype(np.int64),
+}
