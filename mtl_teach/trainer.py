@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from mtl_teach._errors import MTLConfigError, names
+from mtl_teach.balancing import GradCosineLog, Weighting, check_weighting, make_weighting
 from mtl_teach.callbacks import Callback
 from mtl_teach.checkpointing import BestCheckpoint
 from mtl_teach.data import DictDataLoader, label_ranges
@@ -23,6 +24,7 @@ from mtl_teach.revival import RevivedUnit, revive_dead_units
 from mtl_teach.schedulers import iterate_batches, lr_factor, make_optimizer
 from mtl_teach.seed import set_seed
 from mtl_teach.trainer_config import split_loaders, validate_config
+from mtl_teach.weighting import AggregationMethod
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,16 @@ class Trainer:
         ``(epoch, unit)`` and ``model/all/train/revived_units`` counts them.
     callbacks
         :class:`~mtl_teach.callbacks.Callback` objects.
+    weighting
+        How the tasks' losses and gradients make one step: ``"equal"`` (the
+        sum of the losses), ``"uncertainty"``, ``"gradnorm"``, ``"pcgrad"``,
+        ``"mgda"``, ``"cagrad"``, a :class:`~mtl_teach.balancing.Weighting`
+        or a function ``f(G) -> direction`` (see :mod:`mtl_teach.balancing`).
+        Learned task weights go to ``history["<task>/all/train/weight"]``.
+    log_grad_cosine
+        Each epoch, log the cosine between every two tasks' gradients on the
+        shared parameters, ``history["<task a>+<task b>/all/train/grad_cosine"]``,
+        measured on the epoch's first 8 batches that carry two tasks' labels.
     """
 
     n_epochs: int = 1
@@ -97,11 +109,19 @@ class Trainer:
     detect_stalls: bool = True
     revive_dead_units: bool = True
     callbacks: Sequence[Callback] = ()
+    weighting: str | Weighting | AggregationMethod = "equal"
+    log_grad_cosine: bool = False
     history: dict[str, list[float]] = field(default_factory=dict, init=False, repr=False, compare=False)
     revived: list[tuple[int, RevivedUnit]] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         validate_config(self)
+        check_weighting(self.weighting)
+        if not isinstance(self.log_grad_cosine, bool):
+            raise MTLConfigError(
+                f"Trainer(log_grad_cosine) must be True or False; got {self.log_grad_cosine!r}. "
+                "Fix: pass log_grad_cosine=True or log_grad_cosine=False."
+            )
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
 
     def __repr__(self) -> str:
@@ -130,6 +150,12 @@ class Trainer:
         total = steps_per_epoch * self.n_epochs
         warmup = self.warmup_steps or int(self.warmup_percentage * total)
         optimizer = make_optimizer(self.optimizer, [p for p in model.parameters() if p.requires_grad], self.lr, self.l2)
+        # None for "equal": the loss.backward() below, exactly as before.
+        weighting = make_weighting(self.weighting, model, train_loaders)
+        if weighting is not None and any(True for _ in weighting.parameters()):
+            # Learned task weights train with the model, in their own group: no weight decay, no clipping.
+            optimizer.add_param_group({"params": list(weighting.parameters()), "weight_decay": 0.0})
+        cosines = GradCosineLog(model, train_loaders) if self.log_grad_cosine else None
         factor = lr_factor(
             self.lr_scheduler,
             total_steps=total,
@@ -155,7 +181,13 @@ class Trainer:
             callback.on_fit_start(self, model)
         try:
             for epoch in range(1, self.n_epochs + 1):
-                metrics = self._train_epoch(model, train_loaders, ranges, optimizer, scheduler, rng, epoch)
+                metrics = self._train_epoch(
+                    model, train_loaders, ranges, optimizer, scheduler, rng, epoch, weighting, cosines
+                )
+                if weighting is not None:
+                    metrics.update({f"{t}/all/train/weight": w for t, w in weighting.task_weights().items()})
+                if cosines is not None:
+                    metrics.update(cosines.epoch_metrics())
                 # The revival pass predicts every train example; the stall check reuses that.
                 outputs: dict[int, tuple[dict, dict]] | None = {} if stalls is not None else None
                 if self.revive_dead_units:
@@ -183,10 +215,12 @@ class Trainer:
             callback.on_fit_end(self, model)
         return model
 
-    def _train_epoch(self, model, train_loaders, ranges, optimizer, scheduler, rng, epoch) -> dict[str, float]:
+    def _train_epoch(
+        self, model, train_loaders, ranges, optimizer, scheduler, rng, epoch, weighting=None, cosines=None
+    ) -> dict[str, float]:
         loss_sums: dict[str, float] = defaultdict(float)
         counts: dict[str, int] = defaultdict(int)
-        params = [p for group in optimizer.param_groups for p in group["params"]]
+        params = optimizer.param_groups[0]["params"]  # the model's (a weighting's own group is not clipped)
         weights = {name: task.weight for name, task in model.tasks.items()}
         keys: dict[tuple[str, int], str] = {}  # (label, loader) -> "label/dataset/train/loss", built once
         batches = iterate_batches(self.batch_scheduler, train_loaders, rng)
@@ -215,7 +249,12 @@ class Trainer:
                     f"Training loss became {value} at epoch {epoch}, batch {step} ({loader.dataset.name!r}), "
                     f"task(s) {names(bad)}. Fix: lower lr, keep grad_clip on, and check the inputs for NaN or huge values."
                 )
-            loss.backward()
+            if cosines is not None:
+                cosines.record(weighted)
+            if weighting is None:
+                loss.backward()
+            else:
+                weighting.backward(weighted)
             if self.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
             optimizer.step()
