@@ -394,3 +394,62 @@ def test_import_mtl_teach_does_not_import_matplotlib():
     code = "import sys, mtl_teach, mtl_teach.plotting; print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+# ------------------------------------------------------------ balancing displays
+@pytest.fixture(scope="module")
+def balanced_history():
+    from mtl_teach.datasets import make_joint_dataloaders
+
+    set_seed(0)
+    model = MultitaskClassifier(tutorial_tasks(("circle_task", "square_task", "inv_circle_task")))
+    loaders = make_joint_dataloaders(("circle_task", "square_task", "inv_circle_task"), n=200, seed=0)
+    trainer = Trainer(progress_bar=False, n_epochs=3, seed=0, weighting="uncertainty", log_grad_cosine=True)
+    trainer.fit(model, loaders)
+    return trainer.history
+
+
+def test_grad_cosine_display_shows_the_logged_numbers(balanced_history):
+    from mtl_teach.plotting import GradCosineDisplay
+
+    display = GradCosineDisplay.from_history(balanced_history)
+    assert display.pairs == ["circle_task+inv_circle_task", "circle_task+square_task", "inv_circle_task+square_task"]
+    assert display.cosines.shape == (3, 3)
+    key = "circle_task+square_task/all/train/grad_cosine"
+    np.testing.assert_array_equal(display.cosines[1], balanced_history[key])
+    assert display.mean("circle_task+square_task") == pytest.approx(np.mean(balanced_history[key]))
+    (mesh,) = display.ax_.collections
+    assert mesh.get_cmap().name == "RdBu" and mesh.norm.vmin == -1 and mesh.norm.vmax == 1  # centred on 0
+    np.testing.assert_array_equal(np.asarray(mesh.get_array()).reshape(3, 3), display.cosines)
+    assert display.colorbar_ is not None and display.colorbar_.ax.get_ylabel() == "cosine"
+    assert _png_bytes(display.figure_) > 1000
+    _, ax = plt.subplots()
+    assert display.plot(ax=ax, colorbar=False).ax_ is ax and display.colorbar_ is None
+    assert "circle_task+square_task:" in repr(display) and "drawn=True" in repr(display)
+
+
+def test_task_weights_display_shows_the_learned_weights(balanced_history):
+    from mtl_teach.plotting import TaskWeightsDisplay
+
+    display = TaskWeightsDisplay.from_history(balanced_history, plot=False)
+    assert display.ax_ is None and display.weights.shape == (3, 3)
+    assert display.final()["square_task"] == balanced_history["square_task/all/train/weight"][-1]
+    display.plot()
+    assert [line.get_label() for line in display.ax_.get_lines()] == display.tasks
+    np.testing.assert_array_equal(display.ax_.get_lines()[0].get_ydata(), display.weights[0])
+    assert _png_bytes(display.figure_) > 1000
+    assert "TaskWeightsDisplay(epochs=3" in repr(display)
+
+
+def test_balancing_displays_say_which_trainer_setting_logs_their_numbers():
+    from mtl_teach.plotting import GradCosineDisplay, TaskWeightsDisplay
+
+    history = {"epoch": [1], "model/all/train/loss": [0.5]}
+    with pytest.raises(MTLConfigError, match=r"GradCosineDisplay.from_history\(history\).*log_grad_cosine=True"):
+        GradCosineDisplay.from_history(history)
+    with pytest.raises(MTLConfigError, match=r"TaskWeightsDisplay.from_history\(history\).*'uncertainty'"):
+        TaskWeightsDisplay.from_history(history)
+    with pytest.raises(MTLConfigError, match=r"must be a Trainer's history"):
+        TaskWeightsDisplay.from_history([1, 2])
+    with pytest.raises(MTLConfigError, match=r"GradCosineDisplay.plot\(ax\) must be a matplotlib Axes"):
+        GradCosineDisplay(pairs=["a+b"], epochs=np.array([1.0]), cosines=np.zeros((1, 1))).plot(ax="left")

@@ -7,6 +7,7 @@ tests and notebooks can check the numbers behind the picture.
 
 from __future__ import annotations
 
+from mtl_teach.plotting.balancing import GradCosineDisplay, TaskWeightsDisplay
 from mtl_teach.plotting.boundary import (
     DecisionBoundaryDisplay,
     class_legend,
@@ -30,8 +31,10 @@ from mtl_teach.plotting.taskgraph import TaskGraph, plot_task_graph, task_graph
 
 __all__ = [
     "DecisionBoundaryDisplay",
+    "GradCosineDisplay",
     "SliceAttentionDisplay",
     "TaskGraph",
+    "TaskWeightsDisplay",
     "class_legend",
     "compare_boundaries",
     "draw_true_boundary",
