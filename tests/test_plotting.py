@@ -453,3 +453,22 @@ def test_balancing_displays_say_which_trainer_setting_logs_their_numbers():
         TaskWeightsDisplay.from_history([1, 2])
     with pytest.raises(MTLConfigError, match=r"GradCosineDisplay.plot\(ax\) must be a matplotlib Axes"):
         GradCosineDisplay(pairs=["a+b"], epochs=np.array([1.0]), cosines=np.zeros((1, 1))).plot(ax="left")
+
+
+def test_toy_trajectories_display_draws_landscapes_and_each_methods_paths():
+    from mtl_teach.plotting import ToyTrajectoriesDisplay
+    from mtl_teach.toy_objectives import STARTS, distance_to_pareto_set, optimize_toy
+
+    display = ToyTrajectoriesDisplay.from_methods(["equal", "pcgrad"], steps=30, grid_resolution=20)
+    assert list(display.trajectories) == ["equal", "pcgrad"]
+    np.testing.assert_array_equal(display.trajectories["pcgrad"], optimize_toy("pcgrad", steps=30).numpy())
+    assert display.losses.shape == (20, 20, 2)
+    np.testing.assert_array_equal(display.trajectories["equal"][0], np.array(STARTS))
+    ends = display.final_distances()
+    np.testing.assert_allclose(ends["equal"], distance_to_pareto_set(torch.tensor(display.trajectories["equal"][-1])))
+    assert display.axes_.shape == (1, 4)  # L1, L2, then one panel per method
+    assert [ax.get_title() for ax in display.axes_.flat][:2] == ["task 1 loss L1", "task 2 loss L2"]
+    assert len(display.axes_[0, 3].get_lines()) == 1 + 3 * len(STARTS)  # Pareto set, then path, start, end per start
+    assert "pcgrad:" in repr(display)
+    with pytest.raises(MTLConfigError, match=r"from_methods\(methods\) must be a non-empty list"):
+        ToyTrajectoriesDisplay.from_methods("pcgrad")

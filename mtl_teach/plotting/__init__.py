@@ -7,7 +7,7 @@ tests and notebooks can check the numbers behind the picture.
 
 from __future__ import annotations
 
-from mtl_teach.plotting.balancing import GradCosineDisplay, TaskWeightsDisplay
+from mtl_teach.plotting.balancing import GradCosineDisplay, TaskWeightsDisplay, ToyTrajectoriesDisplay
 from mtl_teach.plotting.boundary import (
     DecisionBoundaryDisplay,
     class_legend,
@@ -35,6 +35,7 @@ __all__ = [
     "SliceAttentionDisplay",
     "TaskGraph",
     "TaskWeightsDisplay",
+    "ToyTrajectoriesDisplay",
     "class_legend",
     "compare_boundaries",
     "draw_true_boundary",

@@ -1,5 +1,6 @@
 """Displays of task balancing from ``Trainer.history``: gradient cosines and learned task weights.
 
+:class:`ToyTrajectoriesDisplay` draws the CAGrad paper's two-parameter toy.
 ``Trainer(log_grad_cosine=True)`` logs ``"<a>+<b>/all/train/grad_cosine"``
 per epoch; ``Trainer(weighting="uncertainty" or "gradnorm")`` logs
 ``"<task>/all/train/weight"``. Each Display computes its table with
@@ -193,4 +194,139 @@ class TaskWeightsDisplay:
         return f"TaskWeightsDisplay(epochs={len(self.epochs)}, final weights={{{last}}}, drawn={self.ax_ is not None})"
 
 
-__all__ = ["GradCosineDisplay", "TaskWeightsDisplay"]
+class ToyTrajectoriesDisplay:
+    """The CAGrad paper's two-task toy: both loss landscapes, and each method's path from the paper's starts.
+
+    Build it with :meth:`from_methods` (runs :func:`mtl_teach.toy_objectives.optimize_toy`
+    for each method, all starting points at once); draw (again) with :meth:`plot`.
+
+    Parameters
+    ----------
+    trajectories
+        Method name -> path, ``(steps + 1, n_starts, 2)``.
+    xx0, xx1
+        Grid coordinates, each ``(G, G)``.
+    losses
+        Both task losses on the grid, ``(G, G, 2)``.
+    pareto
+        Points of the Pareto set, ``(m, 2)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        trajectories: Mapping[str, np.ndarray],
+        xx0: np.ndarray,
+        xx1: np.ndarray,
+        losses: np.ndarray,
+        pareto: np.ndarray,
+    ) -> None:
+        self.trajectories = dict(trajectories)
+        self.xx0, self.xx1, self.losses, self.pareto = xx0, xx1, losses, pareto
+        self.axes_: Any = None
+        self.figure_: Any = None
+
+    @classmethod
+    def from_methods(
+        cls,
+        methods: Sequence[str] = ("equal", "pcgrad", "cagrad"),
+        *,
+        steps: int = 4000,
+        grid_resolution: int = 150,
+        plot: bool = True,
+        axes: Any = None,
+    ) -> ToyTrajectoriesDisplay:
+        """Optimise the toy with each method from :data:`~mtl_teach.toy_objectives.STARTS` and (by default) draw.
+
+        Parameters
+        ----------
+        methods
+            Names of :data:`mtl_teach.weighting.METHODS` (or functions ``f(G)``).
+        steps
+            Adam steps per method (lr 1e-2, betas (0.9, 0.9): see :mod:`mtl_teach.toy_objectives`).
+        grid_resolution
+            Points per side of the landscape grid over [-10, 10]^2.
+        plot
+            Draw at once (on ``axes``: 2 + len(methods) Axes); False only computes.
+        axes
+            The Axes to draw on; a new figure when None.
+        """
+        import torch
+
+        from mtl_teach.toy_objectives import optimize_toy, pareto_set, toy_losses
+
+        if isinstance(methods, str) or not methods:
+            fail(
+                "ToyTrajectoriesDisplay.from_methods(methods)",
+                "must be a non-empty list of method names",
+                methods,
+                "pass e.g. ('equal', 'pcgrad', 'cagrad').",
+            )
+        if (
+            isinstance(grid_resolution, bool)
+            or not isinstance(grid_resolution, int)
+            or not 2 <= grid_resolution <= 1000
+        ):
+            fail(
+                "ToyTrajectoriesDisplay.from_methods(grid_resolution)",
+                "must be an integer from 2 to 1000",
+                grid_resolution,
+                "use the default, 150.",
+            )
+        trajectories = {}
+        for method in methods:
+            name = method if isinstance(method, str) else getattr(method, "__name__", "method")
+            trajectories[name] = optimize_toy(method, steps=steps).numpy()
+        axis = torch.linspace(-10, 10, grid_resolution, dtype=torch.float64)
+        xx1, xx0 = torch.meshgrid(axis, axis, indexing="ij")  # (G, G) each; rows follow x1
+        losses = toy_losses(torch.stack([xx0.flatten(), xx1.flatten()], dim=1)).reshape(*xx0.shape, 2)
+        display = cls(
+            trajectories=trajectories,
+            xx0=xx0.numpy(),
+            xx1=xx1.numpy(),
+            losses=losses.numpy(),
+            pareto=pareto_set(201).numpy(),
+        )
+        return display.plot(axes=axes) if plot else display
+
+    def plot(self, axes: Any = None) -> ToyTrajectoriesDisplay:
+        """Panels: task 1's loss, task 2's loss, then each method's paths on the mean loss."""
+        from mtl_teach.plotting._common import new_axes
+
+        panels = [("task 1 loss L1", self.losses[..., 0]), ("task 2 loss L2", self.losses[..., 1])]
+        mean = self.losses.mean(axis=-1)
+        panels += [(f"{name}: paths on (L1 + L2) / 2", mean) for name in self.trajectories]
+        fig, grid = new_axes(len(panels), size=3.0, axes=axes)
+        for index, (ax, (title, surface)) in enumerate(zip(grid.flat, panels, strict=True)):
+            ax.contourf(self.xx0, self.xx1, surface, levels=20, cmap="cividis")
+            ax.plot(self.pareto[:, 0], self.pareto[:, 1], color="white", linewidth=2.5, label="Pareto set")
+            if index >= 2:
+                path = self.trajectories[list(self.trajectories)[index - 2]]  # (steps + 1, starts, 2)
+                for start in range(path.shape[1]):
+                    ax.plot(path[:, start, 0], path[:, start, 1], color=TASK_COLORS[1], linewidth=1.5)
+                    ax.plot(*path[0, start], marker="o", color=TASK_COLORS[1], markersize=5)
+                    ax.plot(*path[-1, start], marker="*", color="#D55E00", markersize=11)
+            ax.set_title(title, fontsize="medium")
+            ax.set_xlabel("x1")
+            ax.set_ylabel("x2")
+            ax.set_aspect("equal")
+        self.axes_, self.figure_ = grid, fig
+        return self
+
+    def final_distances(self) -> dict[str, list[float]]:
+        """Method -> distance of each path's end to the Pareto set (one per starting point)."""
+        import torch
+
+        from mtl_teach.toy_objectives import distance_to_pareto_set
+
+        return {
+            name: distance_to_pareto_set(torch.from_numpy(path[-1])).tolist()
+            for name, path in self.trajectories.items()
+        }
+
+    def __repr__(self) -> str:
+        ends = ", ".join(f"{name}: {[round(d, 2) for d in dist]}" for name, dist in self.final_distances().items())
+        return f"ToyTrajectoriesDisplay(distance to the Pareto set at the end={{{ends}}})"
+
+
+__all__ = ["GradCosineDisplay", "TaskWeightsDisplay", "ToyTrajectoriesDisplay"]
