@@ -19,7 +19,7 @@ from mtl_teach.datasets import (
     make_square_dataset,
     make_tutorial_dataloaders,
 )
-from mtl_teach.diagnostics import StallWarning
+from mtl_teach.dead_units import StallWarning
 from mtl_teach.model import MultitaskClassifier
 from mtl_teach.scorer import Scorer
 from mtl_teach.seed import set_seed
