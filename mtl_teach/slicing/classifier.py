@@ -21,7 +21,7 @@ from mtl_teach._errors import fail
 from mtl_teach.data import EVAL_BATCH_SIZE, DictDataLoader, DictDataset
 from mtl_teach.model import MultitaskClassifier, evaluating
 from mtl_teach.scorer import Scorer
-from mtl_teach.slicing.report import score_on_slices
+from mtl_teach.slicing.scores import score_on_slices
 from mtl_teach.slicing.tasks import (
     add_slice_labels,
     convert_to_slice_tasks,
