@@ -26,7 +26,7 @@ from _common import TASKS, side_by_side, single_thread, tutorial_tasks
 
 from mtl_teach import MultitaskClassifier, Trainer, set_seed
 from mtl_teach.balancing import WEIGHTINGS
-from mtl_teach.datasets import make_joint_dataloaders
+from mtl_teach.toy_data import make_joint_dataloaders
 from mtl_teach.weighting import mgda, pcgrad
 
 

@@ -13,18 +13,18 @@ from typing import Any
 from mtl_teach._errors import MTLConfigError
 from mtl_teach.callbacks import Callback, ModelSnapshots
 from mtl_teach.data import DictDataLoader, DictDataset, collate_dicts
-from mtl_teach.datasets import (
-    make_circle_dataset,
-    make_inv_circle_dataset,
-    make_square_dataset,
-    make_tutorial_dataloaders,
-)
-from mtl_teach.diagnostics import StallWarning
+from mtl_teach.dead_units import StallWarning
 from mtl_teach.model import MultitaskClassifier
 from mtl_teach.scorer import Scorer
 from mtl_teach.seed import set_seed
 from mtl_teach.sharing import SharingComparison, compare_sharing
 from mtl_teach.task import Operation, Task
+from mtl_teach.toy_data import (
+    make_circle_dataset,
+    make_inv_circle_dataset,
+    make_square_dataset,
+    make_tutorial_dataloaders,
+)
 from mtl_teach.trainer import Trainer
 
 __version__ = "0.1.0"

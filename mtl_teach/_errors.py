@@ -56,3 +56,22 @@ def check_choice(param: str, value: Any, choices: Iterable[str]) -> str:
             f"pass one of {names(options)}.",
         )
     return value
+
+
+def import_pandas(feature: str, *, instead: str = "call it without as_dataframe") -> Any:
+    """Import pandas for ``feature`` (e.g. ``"score(as_dataframe=True)"``), or say how to get it.
+
+    Parameters
+    ----------
+    feature
+        What needs pandas, named in the message.
+    instead
+        What to do without pandas, the fix's second half.
+    """
+    try:
+        import pandas
+    except ImportError as error:
+        raise ImportError(
+            f"{feature} needs pandas, which is not installed. Fix: pip install pandas, or {instead}."
+        ) from error
+    return pandas

@@ -42,12 +42,13 @@ import torch
 from torch import nn
 
 from mtl_teach._errors import fail, names
+from mtl_teach.callbacks import Callback, TrainerView
+from mtl_teach.model import MultitaskClassifier
 from mtl_teach.weighting import METHODS as AGGREGATIONS
 from mtl_teach.weighting import AggregationMethod
 
 if TYPE_CHECKING:
     from mtl_teach.data import DictDataLoader
-    from mtl_teach.model import MultitaskClassifier
 
 WEIGHTINGS: tuple[str, ...] = ("equal", "uncertainty", "gradnorm", *(m for m in AGGREGATIONS if m != "equal"))
 """Names ``Trainer(weighting=...)`` accepts."""
@@ -344,24 +345,11 @@ class GradientAggregation(Weighting):
 # ---------------------------------------------------------------- resolution
 
 
-def check_weighting(weighting: object) -> None:
-    """Fail (at ``Trainer(...)``) unless ``weighting`` is a known name, a Weighting or a function."""
+def is_weighting(weighting: object) -> bool:
+    """Whether ``Trainer(weighting=...)`` accepts this: a name of :data:`WEIGHTINGS`, a Weighting, a function."""
     if isinstance(weighting, str):
-        if weighting not in WEIGHTINGS:
-            fail(
-                _PARAM,
-                f"must be one of {names(WEIGHTINGS)}, a Weighting object or a function f(G)",
-                weighting,
-                f"pick one of {names(WEIGHTINGS)}.",
-            )
-    elif not isinstance(weighting, Weighting) and not callable(weighting):
-        fail(
-            _PARAM,
-            "must be a method name, a Weighting object or a function f(G)",
-            type(weighting).__name__,
-            f"pass one of {names(WEIGHTINGS)}.",
-            raw=True,
-        )
+        return weighting in WEIGHTINGS
+    return isinstance(weighting, Weighting) or callable(weighting)
 
 
 def make_weighting(
@@ -386,16 +374,47 @@ def make_weighting(
     return method
 
 
-class GradCosineLog:
+# ---------------------------------------------------------------- per-epoch logs (callbacks)
+
+
+class TaskWeightsLog(Callback):
+    """Adds each task's learned weight to the epoch's metrics: ``"<task>/all/train/weight"``."""
+
+    def __init__(self, weighting: Weighting) -> None:
+        self.weighting = weighting
+
+    def on_train_epoch_end(
+        self, trainer: TrainerView, model: MultitaskClassifier, epoch: int, metrics: dict[str, float]
+    ) -> None:
+        metrics.update({f"{task}/all/train/weight": w for task, w in self.weighting.task_weights().items()})
+
+    def __repr__(self) -> str:
+        return f"TaskWeightsLog({self.weighting!r})"
+
+
+class GradCosineLog(Callback):
     """Per epoch, the mean cosine between every two tasks' gradients on the shared parameters.
 
-    Measured on the first ``max_batches`` batches of each epoch that carry
-    labels of at least two tasks (batches are shuffled each epoch, so these
-    are a random sample), before the step: one extra backward per task on
-    each. Keys: ``"<task a>+<task b>/all/train/grad_cosine"``.
+    The Trainer calls :meth:`record` with each batch's task losses, before
+    the step. The first ``max_batches`` batches of each epoch that carry
+    labels of at least two tasks are measured (batches are shuffled each
+    epoch, so these are a random sample): one extra backward per task on
+    each. Keys: ``"<task a>+<task b>/all/train/grad_cosine"``, added to the
+    epoch's metrics.
+
+    Parameters
+    ----------
+    model
+        The model being trained: two tasks or more, a shared trunk.
+    train_loaders
+        Its train loaders: at least one must carry two tasks' labels.
+    max_batches
+        Batches measured per epoch.
     """
 
-    def __init__(self, model: MultitaskClassifier, train_loaders: Sequence[DictDataLoader], max_batches: int = 8):
+    def __init__(
+        self, model: MultitaskClassifier, train_loaders: Sequence[DictDataLoader], max_batches: int = 8
+    ) -> None:
         if len(model.tasks) < 2:
             fail(
                 "Trainer(log_grad_cosine)",
@@ -438,15 +457,24 @@ class GradCosineLog:
         self._sums, self._counts, self._batches = {}, {}, 0
         return metrics
 
+    def on_train_epoch_end(
+        self, trainer: TrainerView, model: MultitaskClassifier, epoch: int, metrics: dict[str, float]
+    ) -> None:
+        metrics.update(self.epoch_metrics())
+
+    def __repr__(self) -> str:
+        return f"GradCosineLog(max_batches={self.max_batches})"
+
 
 __all__ = [
     "WEIGHTINGS",
     "GradCosineLog",
     "GradNorm",
     "GradientAggregation",
+    "TaskWeightsLog",
     "UncertaintyWeighting",
     "Weighting",
-    "check_weighting",
+    "is_weighting",
     "make_weighting",
     "shared_parameters",
     "task_gradients",

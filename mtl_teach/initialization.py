@@ -7,7 +7,7 @@ lr=0.02 easily push a unit below zero on *every* input. Once 3 of the 4
 units are dead, the heads see (almost) nothing and fall back to the
 majority class. He (Kaiming) weights with a small positive bias on layers
 that feed a ReLU cut such stalls about 3x over 100 seeds; the Trainer's
-dead-unit revival (:mod:`mtl_teach.revival`) removes the rest.
+dead-unit revival (:mod:`mtl_teach.dead_units`) removes the rest.
 
 ``MultitaskClassifier(init=None)`` switches this off and keeps your weights.
 """

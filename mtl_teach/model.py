@@ -1,9 +1,16 @@
-"""MultitaskClassifier: many tasks over one pool of modules shared by name."""
+"""MultitaskClassifier: many tasks over one pool of modules shared by name.
+
+One class holds the whole model, as Snorkel's ``multitask_classifier.py``
+does: building it from tasks, the forward pass, the loss, predicting and
+scoring, saving and loading. The checks it makes on devices and labels sit
+beside the code that needs them, at the end of this file.
+"""
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +18,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from mtl_teach import checkpointing, evaluation
-from mtl_teach._errors import check_choice, fail, names
-from mtl_teach.data import DictDataLoader
-from mtl_teach.evaluation import EVAL_BATCH_SIZE  # noqa: F401  (re-exported)
+from mtl_teach._errors import check_choice, fail, import_pandas, names
+from mtl_teach.data import DictDataLoader, eval_batches
 from mtl_teach.graph import Node, compile_task, run_tasks
 from mtl_teach.initialization import INIT_SCHEMES, initialize
-from mtl_teach.model_checks import check_labels, map_labels, resolve_device
 from mtl_teach.task import Task
+
+DEVICES = ("cpu", "cuda", "auto")
 
 
 class MultitaskClassifier(nn.Module):
@@ -52,7 +58,7 @@ class MultitaskClassifier(nn.Module):
         if init is not None:
             check_choice("MultitaskClassifier(init)", init, INIT_SCHEMES)
         self.name = name or type(self).__name__
-        self.device = resolve_device(device)
+        self.device = _resolve_device(device)
         self.init = init
         self.module_pool = nn.ModuleDict()
         self.tasks: dict[str, Task] = {}
@@ -147,7 +153,75 @@ class MultitaskClassifier(nn.Module):
             f"modules={list(self.module_pool)}, shared={self.shared_modules()}, device={str(self.device)!r})"
         )
 
+    def readers(self, module_name: str) -> list[str]:
+        """Names of the modules whose ops read ``module_name``'s output (e.g. a trunk's heads).
+
+        Parameters
+        ----------
+        module_name
+            A module of the pool.
+        """
+        found: dict[str, None] = {}
+        for plan in self._plans.values():
+            uids = {node.uid for node in plan if node.module_name == module_name}
+            for node in plan:
+                if any(uid in uids for _, uid, _ in node.sources):
+                    found[node.module_name] = None
+        return list(found)
+
     # -------------------------------------------------------------- forward
+    def forward(self, X_dict: Mapping[str, Any], task_names: Sequence[str]) -> dict[str, Any]:
+        """Return ``{task_name: output of its last op}`` (the logits).
+
+        Parameters
+        ----------
+        X_dict
+            Field name -> batch of inputs.
+        task_names
+            The tasks to run; ops they share run once.
+        """
+        return run_tasks(self.module_pool, self._plans, self._on_device(X_dict), task_names)
+
+    def features(self, X_dict: Mapping[str, Any], task_name: str) -> Any:
+        """Run ``task_name``'s ops except the last (its head): what the head reads.
+
+        For the tutorial's tasks this is the shared trunk's output, shape
+        ``(n, trunk width)``. Gradients flow as in :meth:`forward`; wrap the
+        call in ``torch.no_grad()`` and :func:`evaluating` to inspect a model.
+
+        Parameters
+        ----------
+        X_dict
+            Field name -> batch of inputs.
+        task_name
+            A task of the model.
+
+        Returns
+        -------
+        Any
+            The output of the op before the head, or None when the head is the
+            task's only op (it reads the inputs directly).
+        """
+        if task_name not in self.tasks:
+            fail(
+                "MultitaskClassifier.features(task_name)",
+                f"must name a task of the model (tasks: {names(self.tasks)})",
+                task_name,
+                "pass one of those names.",
+            )
+        plan = self._plans[task_name][:-1]
+        if not plan:
+            return None
+        return run_tasks(self.module_pool, {task_name: plan}, self._on_device(X_dict), [task_name])[task_name]
+
+    def _on_device(self, X_dict: Mapping[str, Any]) -> Mapping[str, Any]:
+        if self.device.type == "cpu":
+            return X_dict
+        return {
+            k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in X_dict.items()
+        }
+
+    # ----------------------------------------------------------------- loss
     def label_tasks(
         self, Y_dict: Mapping[str, Any], remap_labels: Mapping[str, str | None] | None = None, where: str = "Y_dict"
     ) -> dict[str, str]:
@@ -162,44 +236,28 @@ class MultitaskClassifier(nn.Module):
         where
             Where the labels come from, for error messages.
         """
-        return map_labels(self.tasks, Y_dict, remap_labels, where)
-
-    def check_training_data(self, train_loaders: Sequence[DictDataLoader]) -> None:
-        """Warn about tasks that no train loader has labels for: their heads would never learn.
-
-        Called by ``Trainer.fit`` on its train loaders; a subclass can require more
-        (``SliceAwareClassifier`` requires its slice labels).
-
-        Parameters
-        ----------
-        train_loaders
-            The loaders ``Trainer.fit`` trains on.
-        """
-        labelled = {task for loader in train_loaders for task in self.label_tasks(loader.dataset.Y_dict).values()}
-        missing = [task for task in self.tasks if task not in labelled]
-        if missing:
-            warnings.warn(
-                f"No train loader has labels for task(s) {missing}: their heads will not learn. "
-                f"Add a train loader whose Y_dict key is the task's name, or leave the task out of the model.",
-                UserWarning,
-                stacklevel=4,
+        remap = dict(remap_labels or {})
+        mapping: dict[str, str] = {}
+        for label in Y_dict:
+            task = remap.get(label, label)
+            if task is None:
+                continue
+            if task not in self.tasks:
+                fail(
+                    f"{where} key {label!r}",
+                    f"must name a task of the model (tasks: {names(self.tasks)})",
+                    label,
+                    "name the labels after your task, add that task to the model, or leave this loader out.",
+                )
+            mapping[label] = task
+        if not mapping:
+            fail(
+                where,
+                f"must have labels for at least one task of the model (tasks: {names(self.tasks)})",
+                list(Y_dict),
+                "name the Y_dict key after a task.",
             )
-
-    def forward(self, X_dict: Mapping[str, Any], task_names: Sequence[str]) -> dict[str, Any]:
-        """Return ``{task_name: output of its last op}`` (the logits).
-
-        Parameters
-        ----------
-        X_dict
-            Field name -> batch of inputs.
-        task_names
-            The tasks to run; ops they share run once.
-        """
-        if self.device.type != "cpu":
-            X_dict = {
-                k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in X_dict.items()
-            }
-        return run_tasks(self.module_pool, self._plans, X_dict, task_names)
+        return mapping
 
     def calculate_loss(
         self,
@@ -217,10 +275,10 @@ class MultitaskClassifier(nn.Module):
         Y_dict
             Task name -> batch of integer labels.
         label_ranges
-            Label key -> ``(lowest, highest)`` label of the whole dataset the
-            batch comes from (the Trainer passes these). Where the lowest is
-            not -1, the batch's own range check is skipped; omit to check
-            every batch.
+            A speed-up the Trainer uses: label key -> ``(lowest, highest)``
+            label of the whole dataset the batch comes from, which spares a
+            look at every batch's labels (see :meth:`_label_range`). Omit it
+            to check every batch.
 
         Returns
         -------
@@ -232,33 +290,63 @@ class MultitaskClassifier(nn.Module):
         loss_dict: dict[str, torch.Tensor] = {}
         count_dict: dict[str, int] = {}
         for label, task_name in label_tasks.items():
-            Y = Y_dict[label].to(self.device)
-            logits = outputs[task_name]
-            # One reduction and one sync per task: the label range tells both
-            # whether any -1 must be masked and whether a label is too big. A
-            # dataset's range without -1 bounds every batch: no sync needed.
-            known = label_ranges.get(label) if label_ranges else None
-            if known is not None and known[0] >= 0:
-                low, high = known
-            else:
-                low, high = (int(v) for v in torch.aminmax(Y)) if Y.shape[0] else (-1, -1)
-            if low < -1:  # DictDataset rejects these, but a raw batch may not have gone through it
-                fail(
-                    f"Labels of task {task_name!r}",
-                    "must be class ids >= 0, or -1 for 'no label'",
-                    f"label {low}",
-                    "relabel the classes as 0, 1, ..., n_classes - 1 and mark unlabelled examples with -1.",
-                    raw=True,
-                )
+            Y = Y_dict[label].to(self.device)  # (batch,)
+            logits = outputs[task_name]  # (batch, n_classes)
+            low, high = self._label_range(Y, label_ranges.get(label) if label_ranges else None)
+            _check_labels(task_name, low, high, logits.dim(), logits.shape[-1])
             if high == -1:
                 continue  # nothing labelled for this task in this batch
-            if low == -1:
-                active = Y != -1
-                logits, Y = logits[active], Y[active]
-            check_labels(task_name, high, logits.dim(), logits.shape[-1])
+            if low == -1:  # some examples are unlabelled: leave them out of the loss
+                labelled = Y != -1
+                logits, Y = logits[labelled], Y[labelled]
             loss_dict[label] = self.tasks[task_name].loss_func(logits, Y)
             count_dict[label] = Y.shape[0]
         return loss_dict, count_dict
+
+    @staticmethod
+    def _label_range(Y: torch.Tensor, dataset_range: tuple[int, int] | None) -> tuple[int, int]:
+        # The lowest and highest label tell whether any -1 must be masked and
+        # whether a label is too big for the head: one reduction, but reading
+        # its result waits for the device (a sync per task per batch). When
+        # the whole dataset has no -1, its range bounds every batch: no sync.
+        if dataset_range is not None and dataset_range[0] >= 0:
+            return dataset_range
+        if not Y.shape[0]:
+            return -1, -1
+        low, high = torch.aminmax(Y)
+        return int(low), int(high)
+
+    def check_training_data(self, train_loaders: Sequence[DictDataLoader]) -> None:
+        """Check the train loaders before training: each needs a label; warn about tasks without any.
+
+        Called by ``Trainer.fit`` on its train loaders; a subclass can require more
+        (``SliceAwareClassifier`` requires its slice labels).
+
+        Parameters
+        ----------
+        train_loaders
+            The loaders ``Trainer.fit`` trains on.
+        """
+        for loader in train_loaders:
+            for label, Y in loader.dataset.Y_dict.items():
+                if isinstance(Y, torch.Tensor) and Y.numel() and bool((Y == -1).all()):
+                    # A loss over no labels is NaN, logged as if training went on.
+                    fail(
+                        f"Dataset {loader.dataset.name!r} ({loader.dataset.split}) Y_dict[{label!r}]",
+                        "must hold at least one label (-1 means 'no label')",
+                        f"{len(Y)} labels, all -1",
+                        f"give the examples their labels, or drop {label!r} from this loader's Y_dict.",
+                        raw=True,
+                    )
+        labelled = {task for loader in train_loaders for task in self.label_tasks(loader.dataset.Y_dict).values()}
+        missing = [task for task in self.tasks if task not in labelled]
+        if missing:
+            warnings.warn(
+                f"No train loader has labels for task(s) {missing}: their heads will not learn. "
+                f"Add a train loader whose Y_dict key is the task's name, or leave the task out of the model.",
+                UserWarning,
+                stacklevel=4,
+            )
 
     # ---------------------------------------------------- predict / score
     def predict(
@@ -269,22 +357,55 @@ class MultitaskClassifier(nn.Module):
     ) -> dict[str, dict[str, np.ndarray]]:
         """Return ``{"golds", "probs"[, "preds"]}``, each ``{label: array}``.
 
+        The model runs in eval mode (its mode is restored afterwards), on
+        big slices of the data (see :func:`mtl_teach.data.eval_batches`).
+
         Parameters
         ----------
         dataloader
-            The loader to predict.
+            The loader to predict; each ``Y_dict`` key names a task.
         return_preds
             Also return ``"preds"``, the argmax of the probabilities.
         remap_labels
             Label key -> task that predicts it (None: skip that label).
 
-        See :func:`mtl_teach.evaluation.predict` for the shapes.
+        Returns
+        -------
+        dict
+            ``golds`` of shape ``(n,)``, ``probs`` ``(n, n_classes)`` (the task's
+            ``output_func`` of its logits) and ``preds`` ``(n,)``, each a dict
+            of label key -> numpy array.
         """
-        return evaluation.predict(self, dataloader, return_preds=return_preds, remap_labels=remap_labels)
+        where = f"{dataloader.dataset.name!r} Y_dict"
+        label_tasks = self.label_tasks(dataloader.dataset.Y_dict, remap_labels, where=where)
+        task_names = list(dict.fromkeys(label_tasks.values()))
+        golds: dict[str, list[torch.Tensor]] = {label: [] for label in label_tasks}
+        probs: dict[str, list[torch.Tensor]] = {label: [] for label in label_tasks}
+        # A `with` block, not torch's decorator: the decorator would put a frame
+        # of torch's code into the traceback of every error raised here.
+        with evaluating(self), torch.inference_mode():
+            for X_dict, Y_dict in eval_batches(dataloader):
+                outputs = self.forward(X_dict, task_names)
+                for label, task_name in label_tasks.items():
+                    golds[label].append(Y_dict[label])
+                    probs[label].append(self.tasks[task_name].output_func(outputs[task_name]).float())
+        result = {
+            "golds": {k: torch.cat(v).cpu().numpy() for k, v in golds.items()},
+            "probs": {k: torch.cat(v).cpu().numpy() for k, v in probs.items()},
+        }
+        for label, task_name in label_tasks.items():
+            # Training rejects a label its head has no output for; scoring must too,
+            # or it reports an accuracy that quietly counts those points as wrong.
+            golds_, probs_ = result["golds"][label], result["probs"][label]
+            if golds_.size:
+                _check_labels(task_name, -1, int(golds_.max()), probs_.ndim, probs_.shape[-1])
+        if return_preds:
+            result["preds"] = {k: v.argmax(axis=1) for k, v in result["probs"].items()}
+        return result
 
     def score(
         self,
-        dataloaders: Sequence[DictDataLoader],
+        dataloaders: Sequence[DictDataLoader] | DictDataLoader,
         remap_labels: Mapping[str, str | None] | None = None,
         as_dataframe: bool = False,
     ) -> Any:
@@ -305,7 +426,21 @@ class MultitaskClassifier(nn.Module):
         dict or DataFrame
             ``{"task/dataset/split/metric": value}`` by default.
         """
-        return evaluation.score(self, dataloaders, remap_labels=remap_labels, as_dataframe=as_dataframe)
+        pandas = import_pandas("score(as_dataframe=True)") if as_dataframe else None
+        if isinstance(dataloaders, DictDataLoader):
+            dataloaders = [dataloaders]
+        metrics: dict[str, float] = {}
+        for loader in dataloaders:
+            results = self.predict(loader, return_preds=True, remap_labels=remap_labels)
+            data = loader.dataset
+            for label, task_name in self.label_tasks(data.Y_dict, remap_labels).items():
+                golds, preds, probs = results["golds"][label], results["preds"][label], results["probs"][label]
+                for metric, value in self.tasks[task_name].scorer.score(golds, preds, probs).items():
+                    metrics[f"{label}/{data.name}/{data.split}/{metric}"] = value
+        if pandas is not None:
+            rows = [[*key.split("/"), value] for key, value in metrics.items()]
+            return pandas.DataFrame(rows, columns=["label", "dataset", "split", "metric", "score"])
+        return metrics
 
     # ---------------------------------------------------------- save/load
     def save(self, model_path: str | Path) -> None:
@@ -324,6 +459,74 @@ class MultitaskClassifier(nn.Module):
         Parameters
         ----------
         model_path
-            File written by :meth:`save`.
+            File written by :meth:`save`; read with ``torch.load(weights_only=True)``.
         """
-        checkpointing.load_weights(self, model_path)
+        checkpoint = torch.load(model_path, map_location=self.device, weights_only=True)
+        state = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else checkpoint
+        missing, unexpected = set(self.state_dict()) - set(state), set(state) - set(self.state_dict())
+        if missing or unexpected:
+            fail(
+                f"MultitaskClassifier.load({str(model_path)!r})",
+                "must hold weights for exactly this model's modules",
+                f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}",
+                "build the model with the same tasks as the saved one.",
+                raw=True,
+            )
+        self.load_state_dict(state)
+
+
+@contextmanager
+def evaluating(module: nn.Module) -> Iterator[nn.Module]:
+    """Put ``module`` in eval mode for a ``with`` block, then back in the mode it was in.
+
+    Parameters
+    ----------
+    module
+        A model or any of its modules.
+    """
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
+
+
+# ------------------------------------------------------------------ checks
+def _resolve_device(device: str | torch.device) -> torch.device:
+    # "cpu", "cuda", "cuda:N" or "auto" (CUDA when torch sees a GPU) -> a torch.device.
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not (isinstance(device, str) and (device in DEVICES or device.startswith("cuda:"))):
+        check_choice("MultitaskClassifier(device)", device, DEVICES)
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        fail(
+            "MultitaskClassifier(device)",
+            "asks for a GPU, but torch sees no CUDA device",
+            device,
+            'use device="cpu" or device="auto".',
+        )
+    return torch.device(device)
+
+
+def _check_labels(task_name: str, low: int, high: int, n_dims: int, n_classes: int) -> None:
+    # Labels are class ids of the head, or -1 for "no label". Outputs that are
+    # not (n, n_classes) (custom losses) are not checked against n_classes.
+    if low < -1:  # DictDataset rejects these, but a raw batch may not have gone through it
+        fail(
+            f"Labels of task {task_name!r}",
+            "must be class ids >= 0, or -1 for 'no label'",
+            f"label {low}",
+            "relabel the classes as 0, 1, ..., n_classes - 1 and mark unlabelled examples with -1.",
+            raw=True,
+        )
+    if n_dims == 2 and high >= n_classes:
+        fail(
+            f"Labels of task {task_name!r}",
+            f"must lie in 0..{n_classes - 1}, the classes of its head ({n_classes} outputs)",
+            f"label {high}",
+            f"give the head {high + 1} outputs, or relabel the classes.",
+            raw=True,
+        )

@@ -27,10 +27,10 @@ from torch import nn
 
 from mtl_teach._errors import fail, names
 from mtl_teach.data import DictDataLoader, DictDataset
-from mtl_teach.datasets import TUTORIAL_TASKS
 from mtl_teach.model import MultitaskClassifier
 from mtl_teach.seed import set_seed
 from mtl_teach.task import Operation, Task
+from mtl_teach.toy_data import TUTORIAL_TASKS
 from mtl_teach.trainer import Trainer
 
 TEST_SEED_OFFSET = 1_000_003  # test points come from another stream than any training seed's

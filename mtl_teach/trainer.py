@@ -1,4 +1,10 @@
-"""Trainer: fit a MultitaskClassifier on train loaders, log metrics per epoch."""
+"""Trainer: fit a MultitaskClassifier on train loaders, log metrics per epoch.
+
+``Trainer.fit`` is a plain loop: for each epoch, train on every batch, let
+the callbacks act, score the valid loaders, record the metrics. What else it
+does (logging, keeping the best weights, reviving dead units, warning about
+stalled tasks) lives in callbacks that its arguments switch on.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +18,58 @@ from typing import Any
 
 import torch
 
-from mtl_teach._errors import MTLConfigError, names
-from mtl_teach.balancing import GradCosineLog, Weighting, check_weighting, make_weighting
-from mtl_teach.callbacks import Callback
-from mtl_teach.checkpointing import BestCheckpoint
-from mtl_teach.data import DictDataLoader, label_ranges
-from mtl_teach.diagnostics import StallMonitor
-from mtl_teach.log_writers import JsonWriter, TensorBoardWriter
+from mtl_teach._errors import MTLConfigError, fail, names
+from mtl_teach._validation import Boolean, Constraint, Integer, Number, Options, Rule, validate
+from mtl_teach.callbacks import BestCheckpoint, Callback, MetricLogger
+from mtl_teach.data import SPLITS, DictDataLoader, label_ranges
+from mtl_teach.dead_units import DeadUnitMonitor, RevivedUnit
+from mtl_teach.log_writers import LOG_WRITERS, tensorboard_available
 from mtl_teach.model import MultitaskClassifier
-from mtl_teach.revival import RevivedUnit, revive_dead_units
-from mtl_teach.schedulers import iterate_batches, lr_factor, make_optimizer
+from mtl_teach.schedulers import BATCH_SCHEDULERS, LR_SCHEDULERS, OPTIMIZERS, iterate_batches, lr_factor, make_optimizer
 from mtl_teach.seed import set_seed
-from mtl_teach.trainer_config import split_loaders, validate_config
-from mtl_teach.weighting import AggregationMethod
+
+
+def _is_metric_spec(value: Any) -> bool:
+    key, _, mode = value.rpartition(":") if isinstance(value, str) else ("", "", "")
+    return mode in ("min", "max") and key.count("/") == 3
+
+
+# What each argument must be, checked in this order when the Trainer is built,
+# so that a typo fails before any training (scikit-learn's _parameter_constraints).
+PARAMETER_CONSTRAINTS: dict[str, Constraint] = {
+    "n_epochs": Integer(low=1),
+    "lr": Number(example=0.01),
+    "l2": Number(example=0.01),
+    "min_lr": Number(example=0.01),
+    "warmup_percentage": Number(example=0.01),
+    "grad_clip": Number(example=1.0, positive_or_none=True),
+    "warmup_steps": Integer(low=0),
+    "step_size": Integer(low=1),
+    "evaluation_freq": Integer(low=1),
+    "optimizer": Options(OPTIMIZERS),
+    "lr_scheduler": Options(LR_SCHEDULERS),
+    "batch_scheduler": Options(BATCH_SCHEDULERS),
+    "log_writer": Options(LOG_WRITERS),
+    "train_split": Options(SPLITS),
+    "valid_split": Options(SPLITS),
+    "test_split": Options(SPLITS),
+    "seed": Integer(or_none=True),
+    "progress_bar": Boolean(),
+    "checkpointing": Boolean(),
+    "logging": Boolean(),
+    "detect_stalls": Boolean(),
+    "revive_dead_units": Boolean(),
+    "checkpoint_metric": Rule(
+        _is_metric_spec,
+        "must look like 'task/dataset/split/metric:min' or ':max'",
+        "e.g. 'model/all/train/loss:min' or 'circle_task/circleDataset/valid/accuracy:max'.",
+    ),
+    "callbacks": Rule(
+        lambda callbacks: all(isinstance(cb, Callback) for cb in callbacks),
+        "must hold Callback objects",
+        "subclass mtl_teach.Callback.",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -60,24 +105,24 @@ class Trainer:
     evaluation_freq
         Score the valid loaders every this many epochs.
     detect_stalls
-        Warn once (a :class:`~mtl_teach.diagnostics.StallWarning`) if a task's
+        Warn once (a :class:`~mtl_teach.dead_units.StallWarning`) if a task's
         training accuracy is stuck at its majority-class rate.
     revive_dead_units
         After each epoch, re-draw ReLU units that are zero on every training
-        input (see :mod:`mtl_teach.revival`); ``revived`` lists them as
+        input (see :mod:`mtl_teach.dead_units`); ``revived`` lists them as
         ``(epoch, unit)`` and ``model/all/train/revived_units`` counts them.
     callbacks
-        :class:`~mtl_teach.callbacks.Callback` objects.
-    weighting
-        How the tasks' losses and gradients make one step: ``"equal"`` (the
-        sum of the losses), ``"uncertainty"``, ``"gradnorm"``, ``"pcgrad"``,
-        ``"mgda"``, ``"cagrad"``, a :class:`~mtl_teach.balancing.Weighting`
-        or a function ``f(G) -> direction`` (see :mod:`mtl_teach.balancing`).
-        Learned task weights go to ``history["<task>/all/train/weight"]``.
-    log_grad_cosine
-        Each epoch, log the cosine between every two tasks' gradients on the
-        shared parameters, ``history["<task a>+<task b>/all/train/grad_cosine"]``,
-        measured on the epoch's first 8 batches that carry two tasks' labels.
+        :class:`~mtl_teach.callbacks.Callback` objects, called after the
+        built-in ones (see :mod:`mtl_teach.callbacks` for the events).
+
+    Attributes
+    ----------
+    history
+        Every logged metric per epoch, ``history["epoch"]`` included.
+    revived
+        ``(epoch, unit)`` for each dead unit revived.
+    optimizer_
+        The optimizer of the latest ``fit`` (callbacks may use it).
     """
 
     n_epochs: int = 1
@@ -109,18 +154,18 @@ class Trainer:
     detect_stalls: bool = True
     revive_dead_units: bool = True
     callbacks: Sequence[Callback] = ()
-    weighting: str | Weighting | AggregationMethod = "equal"
-    log_grad_cosine: bool = False
     history: dict[str, list[float]] = field(default_factory=dict, init=False, repr=False, compare=False)
     revived: list[tuple[int, RevivedUnit]] = field(default_factory=list, init=False, repr=False, compare=False)
+    optimizer_: torch.optim.Optimizer | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        validate_config(self)
-        check_weighting(self.weighting)
-        if not isinstance(self.log_grad_cosine, bool):
-            raise MTLConfigError(
-                f"Trainer(log_grad_cosine) must be True or False; got {self.log_grad_cosine!r}. "
-                "Fix: pass log_grad_cosine=True or log_grad_cosine=False."
+        validate("Trainer", self, PARAMETER_CONSTRAINTS)
+        if self.logging and self.log_writer == "tensorboard" and not tensorboard_available():
+            fail(
+                "Trainer(log_writer)",
+                "'tensorboard' needs the tensorboard package, which is not installed",
+                self.log_writer,
+                "pip install tensorboard, or use log_writer='json'.",
             )
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
 
@@ -142,128 +187,64 @@ class Trainer:
             Loaders of every split: train loaders are trained on, valid ones
             scored after each evaluation; test loaders are left alone.
         """
-        train_loaders, valid_loaders = split_loaders(model, dataloaders, self.train_split, self.valid_split)
+        train_loaders, valid_loaders = self._check_fit_args(model, dataloaders)
         if self.seed is not None:
             set_seed(self.seed)
         rng = random.Random(random.getrandbits(64))  # batch order: follows the seed
-        steps_per_epoch = sum(len(dl) for dl in train_loaders)
-        total = steps_per_epoch * self.n_epochs
-        warmup = self.warmup_steps or int(self.warmup_percentage * total)
-        optimizer = make_optimizer(self.optimizer, [p for p in model.parameters() if p.requires_grad], self.lr, self.l2)
-        # None for "equal": the loss.backward() below, exactly as before.
-        weighting = make_weighting(self.weighting, model, train_loaders)
-        if weighting is not None and any(True for _ in weighting.parameters()):
-            # Learned task weights train with the model, in their own group: no weight decay, no clipping.
-            optimizer.add_param_group({"params": list(weighting.parameters()), "weight_decay": 0.0})
-        cosines = GradCosineLog(model, train_loaders) if self.log_grad_cosine else None
-        factor = lr_factor(
-            self.lr_scheduler,
-            total_steps=total,
-            warmup_steps=warmup,
-            lr=self.lr,
-            min_lr=self.min_lr,
-            exp_gamma=self.exp_gamma,
-            step_size=self.step_size,
-            step_gamma=self.step_gamma,
-        )
-        # A constant rate without warmup needs no scheduler (saves a step per batch).
-        constant = self.lr_scheduler == "constant" and warmup == 0
-        scheduler = None if constant else torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        writer = self._writer(model) if self.logging else None
+        optimizer, scheduler = self._make_optimizer(model, steps_per_epoch=sum(len(dl) for dl in train_loaders))
+        object.__setattr__(self, "optimizer_", optimizer)
         self.history.clear()
         self.revived.clear()
-        best = BestCheckpoint(self.checkpoint_metric, self.checkpoint_dir) if self.checkpointing else None
-        stalls = StallMonitor(self.n_epochs) if self.detect_stalls else None
-        # Each train set's label range, once: spares calculate_loss a sync per batch.
-        ranges = {id(dl): label_ranges(dl.dataset.Y_dict) for dl in train_loaders}
+        callbacks = [*self._builtin_callbacks(train_loaders), *self.callbacks]
         model.train()
-        for callback in self.callbacks:
+        for callback in callbacks:
             callback.on_fit_start(self, model)
         try:
             for epoch in range(1, self.n_epochs + 1):
-                metrics = self._train_epoch(
-                    model, train_loaders, ranges, optimizer, scheduler, rng, epoch, weighting, cosines
-                )
-                if weighting is not None:
-                    metrics.update({f"{t}/all/train/weight": w for t, w in weighting.task_weights().items()})
-                if cosines is not None:
-                    metrics.update(cosines.epoch_metrics())
-                # The revival pass predicts every train example; the stall check reuses that.
-                outputs: dict[int, tuple[dict, dict]] | None = {} if stalls is not None else None
-                if self.revive_dead_units:
-                    units = revive_dead_units(model, train_loaders, optimizer, outputs)
-                    self.revived.extend((epoch, unit) for unit in units)
-                    metrics["model/all/train/revived_units"] = float(len(units))
-                evaluated = epoch % self.evaluation_freq == 0
-                if valid_loaders and evaluated:
+                metrics = self._train_epoch(model, train_loaders, optimizer, scheduler, rng, epoch)
+                for callback in callbacks:
+                    callback.on_train_epoch_end(self, model, epoch, metrics)
+                if valid_loaders and epoch % self.evaluation_freq == 0:
                     metrics.update(model.score(valid_loaders))
                 self._record(epoch, metrics)
-                if writer is not None:
-                    writer.write(epoch, metrics)
-                if stalls is not None:
-                    stalls.check(model, train_loaders, epoch, outputs)
-                if best is not None:
-                    best.update(model, metrics, epoch, evaluated)
-                for callback in self.callbacks:
+                for callback in callbacks:
                     callback.on_epoch_end(self, model, epoch, metrics)
+            for callback in callbacks:
+                callback.on_fit_end(self, model)
         finally:
-            if writer is not None:
-                writer.close()
-        if best is not None:
-            best.restore(model)
-        for callback in self.callbacks:
-            callback.on_fit_end(self, model)
+            for callback in callbacks:
+                callback.teardown(self, model)
         return model
 
-    def _train_epoch(
-        self, model, train_loaders, ranges, optimizer, scheduler, rng, epoch, weighting=None, cosines=None
-    ) -> dict[str, float]:
-        loss_sums: dict[str, float] = defaultdict(float)
+    def _train_epoch(self, model, train_loaders, optimizer, scheduler, rng, epoch) -> dict[str, float]:
+        loss_sums: dict[str, float] = defaultdict(float)  # "label/dataset/train/loss" -> sum of loss * count
         counts: dict[str, int] = defaultdict(int)
-        params = optimizer.param_groups[0]["params"]  # the model's (a weighting's own group is not clipped)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
         weights = {name: task.weight for name, task in model.tasks.items()}
-        keys: dict[tuple[str, int], str] = {}  # (label, loader) -> "label/dataset/train/loss", built once
-        batches = iterate_batches(self.batch_scheduler, train_loaders, rng)
+        fast = _FastPath(train_loaders)
         bar = self._progress(sum(len(dl) for dl in train_loaders), epoch)
-        for step, ((X_dict, Y_dict), loader) in enumerate(batches, start=1):
+        for step, ((X_dict, Y_dict), loader) in enumerate(iterate_batches(self.batch_scheduler, train_loaders, rng), 1):
             optimizer.zero_grad(set_to_none=True)
-            loss_dict, count_dict = model.calculate_loss(X_dict, Y_dict, label_ranges=ranges[id(loader)])
+            loss_dict, count_dict = model.calculate_loss(X_dict, Y_dict, label_ranges=fast.label_ranges[loader])
             if not loss_dict:
                 continue
-            # Per-task weights (Task(weight=...)); labels are task names here.
-            # A weight of 1 (and a sum of one term) adds no autograd node.
-            weighted = {
-                label: loss if weights[label] == 1.0 else loss * weights[label] for label, loss in loss_dict.items()
-            }
-            if len(weighted) == 1:  # the usual batch: one task's labels
-                ((label, loss),) = weighted.items()
-                value = loss.item()
-                values = {label: value}
-            else:
-                loss = torch.stack(list(weighted.values())).sum()
-                values = {label: item.item() for label, item in weighted.items()}
-                value = sum(values.values())
+            # The batch's loss: each task's loss times its weight (Task(weight=...)), summed.
+            loss, values = fast.weighted_sum(loss_dict, weights)  # values: label -> weighted loss, as floats
+            value = sum(values.values())
             if not math.isfinite(value):
                 bad = [label for label, item in values.items() if not math.isfinite(item)]
                 raise FloatingPointError(
                     f"Training loss became {value} at epoch {epoch}, batch {step} ({loader.dataset.name!r}), "
                     f"task(s) {names(bad)}. Fix: lower lr, keep grad_clip on, and check the inputs for NaN or huge values."
                 )
-            if cosines is not None:
-                cosines.record(weighted)
-            if weighting is None:
-                loss.backward()
-            else:
-                weighting.backward(weighted)
+            loss.backward()
             if self.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
             for label, item in values.items():
-                key = keys.get((label, id(loader)))
-                if key is None:
-                    key = keys[label, id(loader)] = f"{label}/{loader.dataset.name}/{loader.dataset.split}/loss"
+                key = fast.loss_key(label, loader)
                 loss_sums[key] += item * count_dict[label]
                 counts[key] += count_dict[label]
             if bar is not None:
@@ -278,6 +259,81 @@ class Trainer:
         }
         metrics.update({key: loss_sums[key] / counts[key] for key in sorted(loss_sums)})
         return metrics
+
+    # ------------------------------------------------------------ pieces
+    def _check_fit_args(
+        self, model: MultitaskClassifier, dataloaders: Sequence[DictDataLoader]
+    ) -> tuple[list[DictDataLoader], list[DictDataLoader]]:
+        # Fail clearly on a bad model or loader before any training; return the train and valid loaders.
+        if isinstance(dataloaders, DictDataLoader):
+            dataloaders = [dataloaders]
+        if not isinstance(model, MultitaskClassifier):
+            fail(
+                "Trainer.fit(model)",
+                "must be a MultitaskClassifier",
+                type(model).__name__,
+                "build one with MultitaskClassifier([task, ...]).",
+                raw=True,
+            )
+        for loader in dataloaders:
+            if not isinstance(loader, DictDataLoader):
+                fail(
+                    "Trainer.fit(dataloaders)",
+                    "must be a list of DictDataLoader",
+                    type(loader).__name__,
+                    "wrap each dataset: DictDataLoader(dataset, batch_size=32).",
+                    raw=True,
+                )
+            model.label_tasks(
+                loader.dataset.Y_dict, where=f"Dataset {loader.dataset.name!r} ({loader.dataset.split}) Y_dict"
+            )
+        train = [dl for dl in dataloaders if dl.dataset.split == self.train_split]
+        if not train:
+            fail(
+                "Trainer.fit(dataloaders)",
+                f"must include at least one loader of split {self.train_split!r}",
+                [f"{dl.dataset.name}/{dl.dataset.split}" for dl in dataloaders],
+                "add a train loader: DictDataset(name, 'train', X_dict, Y_dict).",
+            )
+        model.check_training_data(train)
+        return train, [dl for dl in dataloaders if dl.dataset.split == self.valid_split]
+
+    def _make_optimizer(
+        self, model: MultitaskClassifier, steps_per_epoch: int
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
+        total = steps_per_epoch * self.n_epochs
+        warmup = self.warmup_steps or int(self.warmup_percentage * total)
+        optimizer = make_optimizer(self.optimizer, [p for p in model.parameters() if p.requires_grad], self.lr, self.l2)
+        if self.lr_scheduler == "constant" and warmup == 0:
+            return optimizer, None  # a constant rate needs no scheduler (saves a step per batch)
+        factor = lr_factor(
+            self.lr_scheduler,
+            total_steps=total,
+            warmup_steps=warmup,
+            lr=self.lr,
+            min_lr=self.min_lr,
+            exp_gamma=self.exp_gamma,
+            step_size=self.step_size,
+            step_gamma=self.step_gamma,
+        )
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+    def _builtin_callbacks(self, train_loaders: list[DictDataLoader]) -> list[Callback]:
+        callbacks: list[Callback] = []
+        if self.logging:
+            callbacks.append(MetricLogger(self.log_writer, self.log_dir, self.run_name))
+        if self.revive_dead_units or self.detect_stalls:
+            callbacks.append(
+                DeadUnitMonitor(
+                    train_loaders,
+                    revive=bool(self.revive_dead_units),
+                    detect_stalls=bool(self.detect_stalls),
+                    revived=self.revived,
+                )
+            )
+        if self.checkpointing:
+            callbacks.append(BestCheckpoint(self.checkpoint_metric, self.checkpoint_dir))
+        return callbacks
 
     def _progress(self, total: int, epoch: int) -> Any:
         # tqdm's notebook bar ignores TQDM_DISABLE (it passes disable=False itself),
@@ -299,14 +355,40 @@ class Trainer:
             if len(values) == seen:
                 values.append(math.nan)
 
-    def _writer(self, model: MultitaskClassifier) -> JsonWriter | TensorBoardWriter:
-        import time
 
-        run_name = self.run_name or time.strftime("%Y_%m_%d_%H_%M_%S")
-        config = {f.name: getattr(self, f.name) for f in fields(self) if f.init and f.name != "callbacks"}
-        config["model"] = repr(model)
-        cls = JsonWriter if self.log_writer == "json" else TensorBoardWriter
-        return cls(self.log_dir, run_name, config)
+class _FastPath:
+    """Speed-ups of the training step, kept out of the loop a student reads.
+
+    - Each train set's label range, found once, spares ``calculate_loss`` a
+      device sync per batch (see ``MultitaskClassifier._label_range``).
+    - A weight of 1 and a sum of one term add no autograd node.
+    - Metric keys are built once per (label, loader), not per batch.
+    """
+
+    def __init__(self, train_loaders: list[DictDataLoader]) -> None:
+        self.label_ranges = {loader: label_ranges(loader.dataset.Y_dict) for loader in train_loaders}
+        self._keys: dict[tuple[str, int], str] = {}
+
+    def weighted_sum(
+        self, loss_dict: dict[str, torch.Tensor], weights: dict[str, float]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        # Labels are task names here (the Trainer does not remap labels).
+        weighted = {
+            label: loss if weights[label] == 1.0 else loss * weights[label] for label, loss in loss_dict.items()
+        }
+        if len(weighted) == 1:  # the usual batch: one task's labels
+            ((label, loss),) = weighted.items()
+            return loss, {label: loss.item()}
+        return torch.stack(list(weighted.values())).sum(), {label: item.item() for label, item in weighted.items()}
+
+    def loss_key(self, label: str, loader: DictDataLoader) -> str:
+        key = self._keys.get((label, id(loader)))
+        if key is None:
+            key = self._keys[label, id(loader)] = f"{label}/{loader.dataset.name}/{loader.dataset.split}/loss"
+        return key
+
+    def __repr__(self) -> str:
+        return f"_FastPath(loaders={len(self.label_ranges)})"
 
 
 __all__ = ["MTLConfigError", "Trainer"]

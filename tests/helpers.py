@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from mtl_teach import DictDataLoader, DictDataset, Operation, Task
-from mtl_teach.datasets import TUTORIAL_TASKS
+from mtl_teach.toy_data import TUTORIAL_TASKS
 
 # task name -> (X_dict field, dataset name), as in the tutorial
 FIELDS = {name: (x_key, dataset) for name, (_, x_key, dataset) in TUTORIAL_TASKS.items()}

@@ -20,7 +20,7 @@ from mtl_teach.balancing import (
     make_weighting,
     shared_parameters,
 )
-from mtl_teach.datasets import make_joint_dataloaders, make_tutorial_dataloaders
+from mtl_teach.toy_data import make_joint_dataloaders, make_tutorial_dataloaders
 from mtl_teach.weighting import equal, pcgrad
 
 PAIR = ("circle_task", "square_task")
@@ -192,7 +192,7 @@ def test_unknown_name_lists_the_valid_ones():
     expected = "'cagrad', 'equal', 'gradnorm', 'mgda', 'pcgrad', 'uncertainty'"
     with pytest.raises(MTLConfigError, match=re.escape(f"Trainer(weighting) must be one of {expected}")):
         Trainer(weighting="pcgard")
-    with pytest.raises(MTLConfigError, match=r"Trainer\(weighting\) must be a method name.*got int"):
+    with pytest.raises(MTLConfigError, match=r"Trainer\(weighting\) must be one of .* or a function f\(G\); got 3\."):
         Trainer(weighting=3)
 
 

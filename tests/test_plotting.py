@@ -399,7 +399,7 @@ def test_import_mtl_teach_does_not_import_matplotlib():
 # ------------------------------------------------------------ balancing displays
 @pytest.fixture(scope="module")
 def balanced_history():
-    from mtl_teach.datasets import make_joint_dataloaders
+    from mtl_teach.toy_data import make_joint_dataloaders
 
     set_seed(0)
     model = MultitaskClassifier(tutorial_tasks(("circle_task", "square_task", "inv_circle_task")))

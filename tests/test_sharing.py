@@ -19,7 +19,7 @@ from mtl_teach import MTLConfigError, SharingComparison, compare_sharing
 
 FAST = {"n_test": 200, "hidden": (8, 4), "n_epochs": 2}
 # These runs are made short to be fast, not to learn: a head may stall, and that is not what is tested here.
-pytestmark = pytest.mark.filterwarnings("ignore::mtl_teach.diagnostics.StallWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::mtl_teach.dead_units.StallWarning")
 
 
 @pytest.fixture(scope="module")

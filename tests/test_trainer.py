@@ -30,7 +30,7 @@ from mtl_teach import (
     set_seed,
 )
 from mtl_teach.callbacks import state_at
-from mtl_teach.diagnostics import find_stalls
+from mtl_teach.dead_units import find_stalls
 from mtl_teach.schedulers import iterate_batches, lr_factor
 
 TWO = ("circle_task", "square_task")
@@ -624,7 +624,7 @@ def test_find_stalls_reports_dead_units(circle_loaders):
 
 
 def test_stall_message_says_how_far_above_the_floor_the_accuracy_is():
-    from mtl_teach.diagnostics import Stall
+    from mtl_teach.dead_units import Stall
 
     stall = Stall("circle_task", "circleDataset", 0.795, 1, 0.775, dead_units=3, n_units=4)
     message = stall.message(10)

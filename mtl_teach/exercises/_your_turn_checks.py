@@ -14,10 +14,10 @@ import torch
 from torch import nn
 
 from mtl_teach.data import DictDataLoader
-from mtl_teach.datasets import make_tutorial_dataloaders
 from mtl_teach.exercises._core import Incorrect, NotAttempted, is_stub
 from mtl_teach.model import MultitaskClassifier
 from mtl_teach.task import Task
+from mtl_teach.toy_data import make_tutorial_dataloaders
 
 TASK = "inv_circle_task"
 FIELD = "inv_circle_data"

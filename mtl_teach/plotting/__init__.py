@@ -17,7 +17,6 @@ from mtl_teach.plotting.boundary import (
     plot_decision_boundaries,
 )
 from mtl_teach.plotting.curves import plot_training_curves
-from mtl_teach.plotting.data import draw_true_boundary, plot_dataset, plot_tutorial_datasets
 from mtl_teach.plotting.evolution import plot_boundary_evolution
 from mtl_teach.plotting.features import plot_trunk_features, trunk_features
 from mtl_teach.plotting.slices import (
@@ -28,6 +27,7 @@ from mtl_teach.plotting.slices import (
     slice_box,
 )
 from mtl_teach.plotting.taskgraph import TaskGraph, plot_task_graph, task_graph
+from mtl_teach.plotting.toy_data import draw_true_boundary, plot_dataset, plot_tutorial_datasets
 
 __all__ = [
     "DecisionBoundaryDisplay",

@@ -29,8 +29,8 @@ from mtl_teach.plotting._common import (
     pyplot,
     task_names_of,
 )
-from mtl_teach.plotting.data import draw_true_boundary
 from mtl_teach.plotting.grid import WHERE, grid_response, make_grid
+from mtl_teach.plotting.toy_data import draw_true_boundary
 
 if TYPE_CHECKING:
     from mtl_teach.data import DictDataLoader

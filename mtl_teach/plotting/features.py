@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from mtl_teach._errors import fail, names
+from mtl_teach.model import MultitaskClassifier, evaluating
 from mtl_teach.plotting._common import BOUNDARY_COLOR, FEATURE_CMAP, check_model, new_axes
 from mtl_teach.plotting.grid import make_grid
 from mtl_teach.task import INPUT
-
-if TYPE_CHECKING:
-    from mtl_teach.model import MultitaskClassifier
 
 WHERE = "plot_trunk_features"
 
@@ -75,10 +73,9 @@ def _trunk_features(
     xx0, xx1 = make_grid(None, grid_resolution, eps, WHERE)
     points = torch.from_numpy(np.column_stack([xx0.ravel(), xx1.ravel()]).astype(np.float32))  # (G*G, 2)
     module = model.module_pool[module_name]
-    was_training = module.training
-    module.eval()
     try:
-        out = module(points.to(model.device))  # (G*G, n_units)
+        with evaluating(module):
+            out = module(points.to(model.device))  # (G*G, n_units)
     except (RuntimeError, TypeError, ValueError) as error:
         fail(
             f"{WHERE}(module_name)",
@@ -87,8 +84,6 @@ def _trunk_features(
             "pass a trunk that reads the toy tasks' points.",
             raw=True,
         )
-    finally:
-        module.train(was_training)
     if not isinstance(out, torch.Tensor) or out.dim() != 2:
         fail(
             f"{WHERE}(module_name)",

@@ -7,16 +7,13 @@ The whole grid goes through the model in ONE batched forward pass, so a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from mtl_teach._errors import MTLConfigError, fail
+from mtl_teach.model import MultitaskClassifier, evaluating
 from mtl_teach.plotting._common import check_model, input_field
-
-if TYPE_CHECKING:
-    from mtl_teach.model import MultitaskClassifier
 
 DEFAULT_BOUNDS = (-1.0, 1.0)  # the toy tasks' points lie in [-1, 1)^2
 WHERE = "DecisionBoundaryDisplay.from_model"
@@ -111,10 +108,9 @@ def _grid_response(
     points = torch.from_numpy(np.column_stack([xx0.ravel(), xx1.ravel()]).astype(np.float32))  # (G*G, 2)
     fields = {task: input_field(model, task, where) for task in task_names}
     X_dict = dict.fromkeys(fields.values(), points)
-    was_training = model.training
-    model.eval()
     try:
-        logits = model(X_dict, list(task_names))  # {task: (G*G, n_classes)}
+        with evaluating(model):
+            logits = model(X_dict, list(task_names))  # {task: (G*G, n_classes)}
     except MTLConfigError as error:
         fail(
             f"{where}(task_name)",
@@ -123,8 +119,6 @@ def _grid_response(
             "plot tasks that read 2-D points, like the toy circle and square tasks.",
             raw=True,
         )
-    finally:
-        model.train(was_training)
     responses = {}
     for task in task_names:
         probs = model.tasks[task].output_func(logits[task]).float()  # (G*G, n_classes)

@@ -22,8 +22,8 @@ import torch
 from mtl_teach._errors import fail
 from mtl_teach.plotting._common import FEATURE_CMAP, TASK_COLORS, as_array, new_axes, pyplot
 from mtl_teach.plotting.boundary import DecisionBoundaryDisplay, draw_models, finish_row
-from mtl_teach.plotting.data import legend_below, plot_dataset
 from mtl_teach.plotting.grid import make_grid
+from mtl_teach.plotting.toy_data import legend_below, plot_dataset
 
 if TYPE_CHECKING:
     from mtl_teach.model import MultitaskClassifier

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from mtl_teach.slicing.classifier import SliceAwareClassifier
 from mtl_teach.slicing.combiner import SliceCombiner
-from mtl_teach.slicing.report import compare_slice_scores, score_on_slices, slice_remap
-from mtl_teach.slicing.sf import BASE_SLICE, SlicingFunction, apply_slicing_functions, slicing_function
+from mtl_teach.slicing.scores import compare_slice_scores, score_on_slices, slice_remap
+from mtl_teach.slicing.slicing_functions import BASE_SLICE, SlicingFunction, apply_slicing_functions, slicing_function
 from mtl_teach.slicing.tasks import (
     add_slice_labels,
     convert_to_slice_tasks,

@@ -18,11 +18,10 @@ import torch
 from torch import nn
 
 from mtl_teach._errors import fail
-from mtl_teach.data import DictDataLoader, DictDataset
-from mtl_teach.graph import run_tasks
-from mtl_teach.model import EVAL_BATCH_SIZE, MultitaskClassifier
+from mtl_teach.data import EVAL_BATCH_SIZE, DictDataLoader, DictDataset
+from mtl_teach.model import MultitaskClassifier, evaluating
 from mtl_teach.scorer import Scorer
-from mtl_teach.slicing.report import score_on_slices
+from mtl_teach.slicing.scores import score_on_slices
 from mtl_teach.slicing.tasks import (
     add_slice_labels,
     convert_to_slice_tasks,
@@ -266,21 +265,11 @@ class SliceAwareClassifier(MultitaskClassifier):
             )
         # The base task's plan minus its final head ends at the combiner,
         # whose output dict carries the attention, (batch, n_slices).
-        plan = {self.task_name: self._plans[self.task_name][:-1]}
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self):
             parts = [
-                run_tasks(
-                    self.module_pool,
-                    plan,
-                    {self.input_data_key: X[start : start + EVAL_BATCH_SIZE].to(self.device)},
-                    [self.task_name],
-                )[self.task_name]["attention"]
+                self.features({self.input_data_key: X[start : start + EVAL_BATCH_SIZE]}, self.task_name)["attention"]
                 for start in range(0, len(X), EVAL_BATCH_SIZE)
             ]
-        finally:
-            self.train(was_training)
         if not parts:
             return np.zeros((0, len(self.slice_names)), dtype=np.float32)
         return torch.cat(parts).float().cpu().numpy()

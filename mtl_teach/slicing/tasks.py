@@ -30,7 +30,7 @@ from mtl_teach._errors import fail, names
 from mtl_teach.data import DictDataset
 from mtl_teach.scorer import Scorer
 from mtl_teach.slicing.combiner import SliceCombiner
-from mtl_teach.slicing.sf import BASE_SLICE
+from mtl_teach.slicing.slicing_functions import BASE_SLICE
 from mtl_teach.task import Operation, Task
 
 

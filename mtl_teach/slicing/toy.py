@@ -17,7 +17,7 @@ import zlib
 import numpy as np
 
 from mtl_teach._errors import fail
-from mtl_teach.slicing.sf import slicing_function
+from mtl_teach.slicing.slicing_functions import slicing_function
 
 # The patch: a square centred on the circle's edge at 45 degrees, (0.707, 0.707).
 PATCH_LOW, PATCH_HIGH = 0.565, 0.848

@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mtl_teach._errors import fail, names
+from mtl_teach._errors import fail, import_pandas, names
 from mtl_teach.data import DictDataLoader, DictDataset
-from mtl_teach.evaluation import _import_pandas
 from mtl_teach.slicing.tasks import add_slice_labels, ind_task_name, pred_task_name, slice_names_of, with_base_slice
 
 if TYPE_CHECKING:
@@ -114,7 +113,7 @@ def compare_slice_scores(
         One row per slice (``base`` = all points), a column ``n`` with the
         slice's size, then one column per model.
     """
-    pandas = _import_pandas()
+    pandas = import_pandas("compare_slice_scores()", instead="score the models one by one with model.score_slices(...)")
     if not isinstance(models, Mapping) or not models:
         fail(
             "compare_slice_scores(models)",

@@ -1,4 +1,4 @@
-"""The tutorial's toy data (mtl_teach/datasets.py)."""
+"""The tutorial's toy data (mtl_teach/toy_data.py)."""
 
 from __future__ import annotations
 

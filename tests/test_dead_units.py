@@ -1,4 +1,4 @@
-"""Dead-unit revival (mtl_teach/revival.py)."""
+"""Dead units: revival and the stall check (mtl_teach/dead_units.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ import torch
 from helpers import tutorial_tasks
 
 from mtl_teach import DictDataLoader, DictDataset, MultitaskClassifier, make_tutorial_dataloaders, set_seed
-from mtl_teach.revival import REVIVED_BIAS, RevivedUnit, revive_dead_units
+from mtl_teach.dead_units import (
+    REVIVED_BIAS,
+    RevivedUnit,
+    dead_units,
+    find_stalls,
+    revive_and_predict,
+    revive_dead_units,
+)
 
 TWO = ("circle_task", "square_task")
 
@@ -186,11 +193,9 @@ def test_model_mode_is_restored(model, loaders):
     assert not model.training
 
 
-def test_outputs_collected_by_the_revival_pass_are_the_predictions_after_it(model, loaders):
-    # The Trainer's stall check reuses the revival pass's logits, which is
+def test_predictions_of_the_revival_pass_are_the_predictions_after_it(model, loaders):
+    # The Trainer's stall check reuses the revival pass's predictions, which is
     # right only because reviving leaves every output as it was.
-    from mtl_teach.diagnostics import find_stalls
-
     kill(model.module_pool["base_mlp"][0], 3)
     kill(model.module_pool["base_mlp"][2], 1)
     with torch.no_grad():  # heads stuck on one class each, so the stall check has something to find
@@ -198,16 +203,21 @@ def test_outputs_collected_by_the_revival_pass_are_the_predictions_after_it(mode
             model.module_pool[name].weight.zero_()
             model.module_pool[name].bias.copy_(torch.eye(2)[majority])
     train = loaders[::3]
-    outputs: dict = {}
-    assert revive_dead_units(model, train, None, outputs)  # something was revived
-    assert set(outputs) == {id(dl) for dl in train}
-    for dl in train:
+    revived, predictions = revive_and_predict(model, train)
+    assert revived  # something was revived
+    assert len(predictions) == len(train)
+    for dl, seen in zip(train, predictions, strict=True):
         fresh = model.predict(dl, return_preds=True)
-        golds, probs = outputs[id(dl)]
-        assert golds.keys() == probs.keys() == fresh["golds"].keys()
-        for label in golds:
-            np.testing.assert_array_equal(torch.cat(golds[label]).numpy(), fresh["golds"][label])
-            np.testing.assert_array_equal(torch.cat(probs[label]).numpy(), fresh["probs"][label])
+        assert seen.keys() == fresh.keys()
+        for part in fresh:
+            assert seen[part].keys() == fresh[part].keys()
+            for label in fresh[part]:
+                np.testing.assert_array_equal(seen[part][label], fresh[part][label])
     stalls = find_stalls(model, train)
     assert {stall.task for stall in stalls} == {"circle_task", "square_task"}
-    assert find_stalls(model, train, outputs) == stalls
+    assert find_stalls(model, train, predictions) == stalls
+
+
+def test_dead_units_are_the_columns_never_above_zero():
+    activations = torch.tensor([[0.0, 1.0, -2.0], [0.0, -1.0, -0.5]])  # (2 inputs, 3 units)
+    assert dead_units(activations).tolist() == [True, False, True]

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from mtl_teach._errors import check_choice, fail, names
-from mtl_teach.datasets import TUTORIAL_TASKS
 from mtl_teach.plotting._common import BOUNDARY_COLOR, CLASS_COLORS, CLASS_MARKERS, new_axes
+from mtl_teach.toy_data import TUTORIAL_TASKS
 
 # kind of true boundary for each tutorial task
 BOUNDARIES = {"circle_task": "circle", "square_task": "square", "inv_circle_task": "circle"}
