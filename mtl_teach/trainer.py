@@ -20,6 +20,7 @@ import torch
 
 from mtl_teach._errors import MTLConfigError, fail, names
 from mtl_teach._validation import Boolean, Constraint, Integer, Number, Options, Rule, validate
+from mtl_teach.balancing import WEIGHTINGS, GradCosineLog, TaskWeightsLog, Weighting, is_weighting, make_weighting
 from mtl_teach.callbacks import BestCheckpoint, Callback, MetricLogger
 from mtl_teach.data import SPLITS, DictDataLoader, label_ranges
 from mtl_teach.dead_units import DeadUnitMonitor, RevivedUnit
@@ -27,6 +28,7 @@ from mtl_teach.log_writers import LOG_WRITERS, tensorboard_available
 from mtl_teach.model import MultitaskClassifier
 from mtl_teach.schedulers import BATCH_SCHEDULERS, LR_SCHEDULERS, OPTIMIZERS, iterate_batches, lr_factor, make_optimizer
 from mtl_teach.seed import set_seed
+from mtl_teach.weighting import AggregationMethod
 
 
 def _is_metric_spec(value: Any) -> bool:
@@ -69,6 +71,12 @@ PARAMETER_CONSTRAINTS: dict[str, Constraint] = {
         "must hold Callback objects",
         "subclass mtl_teach.Callback.",
     ),
+    "weighting": Rule(
+        is_weighting,
+        f"must be one of {names(WEIGHTINGS)}, a Weighting object or a function f(G)",
+        f"pick one of {names(WEIGHTINGS)}.",
+    ),
+    "log_grad_cosine": Boolean(),
 }
 
 
@@ -114,6 +122,16 @@ class Trainer:
     callbacks
         :class:`~mtl_teach.callbacks.Callback` objects, called after the
         built-in ones (see :mod:`mtl_teach.callbacks` for the events).
+    weighting
+        How the tasks' losses and gradients make one step: ``"equal"`` (the
+        sum of the losses), ``"uncertainty"``, ``"gradnorm"``, ``"pcgrad"``,
+        ``"mgda"``, ``"cagrad"``, a :class:`~mtl_teach.balancing.Weighting`
+        or a function ``f(G) -> direction`` (see :mod:`mtl_teach.balancing`).
+        Learned task weights go to ``history["<task>/all/train/weight"]``.
+    log_grad_cosine
+        Each epoch, log the cosine between every two tasks' gradients on the
+        shared parameters, ``history["<task a>+<task b>/all/train/grad_cosine"]``,
+        measured on the epoch's first 8 batches that carry two tasks' labels.
 
     Attributes
     ----------
@@ -154,6 +172,8 @@ class Trainer:
     detect_stalls: bool = True
     revive_dead_units: bool = True
     callbacks: Sequence[Callback] = ()
+    weighting: str | Weighting | AggregationMethod = "equal"
+    log_grad_cosine: bool = False
     history: dict[str, list[float]] = field(default_factory=dict, init=False, repr=False, compare=False)
     revived: list[tuple[int, RevivedUnit]] = field(default_factory=list, init=False, repr=False, compare=False)
     optimizer_: torch.optim.Optimizer | None = field(default=None, init=False, repr=False, compare=False)
@@ -191,17 +211,19 @@ class Trainer:
         if self.seed is not None:
             set_seed(self.seed)
         rng = random.Random(random.getrandbits(64))  # batch order: follows the seed
-        optimizer, scheduler = self._make_optimizer(model, steps_per_epoch=sum(len(dl) for dl in train_loaders))
+        weighting = make_weighting(self.weighting, model, train_loaders)  # None for "equal": plain loss.backward()
+        cosines = GradCosineLog(model, train_loaders) if self.log_grad_cosine else None
+        optimizer, scheduler = self._make_optimizer(model, sum(len(dl) for dl in train_loaders), weighting)
         object.__setattr__(self, "optimizer_", optimizer)
         self.history.clear()
         self.revived.clear()
-        callbacks = [*self._builtin_callbacks(train_loaders), *self.callbacks]
+        callbacks = [*self._builtin_callbacks(train_loaders, weighting, cosines), *self.callbacks]
         model.train()
         for callback in callbacks:
             callback.on_fit_start(self, model)
         try:
             for epoch in range(1, self.n_epochs + 1):
-                metrics = self._train_epoch(model, train_loaders, optimizer, scheduler, rng, epoch)
+                metrics = self._train_epoch(model, train_loaders, optimizer, scheduler, rng, epoch, weighting, cosines)
                 for callback in callbacks:
                     callback.on_train_epoch_end(self, model, epoch, metrics)
                 if valid_loaders and epoch % self.evaluation_freq == 0:
@@ -216,10 +238,12 @@ class Trainer:
                 callback.teardown(self, model)
         return model
 
-    def _train_epoch(self, model, train_loaders, optimizer, scheduler, rng, epoch) -> dict[str, float]:
+    def _train_epoch(
+        self, model, train_loaders, optimizer, scheduler, rng, epoch, weighting=None, cosines=None
+    ) -> dict[str, float]:
         loss_sums: dict[str, float] = defaultdict(float)  # "label/dataset/train/loss" -> sum of loss * count
         counts: dict[str, int] = defaultdict(int)
-        params = [p for group in optimizer.param_groups for p in group["params"]]
+        params = optimizer.param_groups[0]["params"]  # the model's; learned task weights are not clipped
         weights = {name: task.weight for name, task in model.tasks.items()}
         fast = _FastPath(train_loaders)
         bar = self._progress(sum(len(dl) for dl in train_loaders), epoch)
@@ -237,7 +261,12 @@ class Trainer:
                     f"Training loss became {value} at epoch {epoch}, batch {step} ({loader.dataset.name!r}), "
                     f"task(s) {names(bad)}. Fix: lower lr, keep grad_clip on, and check the inputs for NaN or huge values."
                 )
-            loss.backward()
+            if cosines is not None:  # before the step: one extra backward per task, on a sample of batches
+                cosines.record({label: loss_dict[label] * weights[label] for label in loss_dict})
+            if weighting is None:
+                loss.backward()
+            else:  # the weighting turns each task's (Task.weight-ed) loss into the gradients
+                weighting.backward({label: loss_dict[label] * weights[label] for label in loss_dict})
             if self.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
             optimizer.step()
@@ -299,11 +328,14 @@ class Trainer:
         return train, [dl for dl in dataloaders if dl.dataset.split == self.valid_split]
 
     def _make_optimizer(
-        self, model: MultitaskClassifier, steps_per_epoch: int
+        self, model: MultitaskClassifier, steps_per_epoch: int, weighting: Weighting | None = None
     ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
         total = steps_per_epoch * self.n_epochs
         warmup = self.warmup_steps or int(self.warmup_percentage * total)
         optimizer = make_optimizer(self.optimizer, [p for p in model.parameters() if p.requires_grad], self.lr, self.l2)
+        learned = list(weighting.parameters()) if weighting is not None else []
+        if learned:  # learned task weights (uncertainty, gradnorm) train too, without weight decay
+            optimizer.add_param_group({"params": learned, "weight_decay": 0.0})
         if self.lr_scheduler == "constant" and warmup == 0:
             return optimizer, None  # a constant rate needs no scheduler (saves a step per batch)
         factor = lr_factor(
@@ -318,8 +350,15 @@ class Trainer:
         )
         return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
-    def _builtin_callbacks(self, train_loaders: list[DictDataLoader]) -> list[Callback]:
+    def _builtin_callbacks(
+        self, train_loaders: list[DictDataLoader], weighting: Weighting | None, cosines: GradCosineLog | None
+    ) -> list[Callback]:
         callbacks: list[Callback] = []
+        # First, so that the other callbacks (the logger, the checkpoint) see these metrics too.
+        if weighting is not None and weighting.task_weights():
+            callbacks.append(TaskWeightsLog(weighting))
+        if cosines is not None:
+            callbacks.append(cosines)
         if self.logging:
             callbacks.append(MetricLogger(self.log_writer, self.log_dir, self.run_name))
         if self.revive_dead_units or self.detect_stalls:
