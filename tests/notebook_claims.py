@@ -229,4 +229,59 @@ CLAIMS: dict[str, list[Claim]] = {
             """,
         ),
     ],
+    "08_balancing_tasks.ipynb": [
+        Claim(
+            "PCGrad's hand example: (1, 0) and (-1, 1) conflict and give (0.5, 1.5)",
+            """
+            import torch
+
+            assert torch.allclose(pcgrad(G), torch.tensor([0.5, 1.5])), pcgrad(G)
+            """,
+        ),
+        Claim(
+            "on the toy, equal weighting stalls about 10 away from the Pareto set from the two upper starts",
+            """
+            ends = toy.final_distances()["equal"]  # starts (-8.5, 7.5), (-8.5, -5), (9, 9)
+            assert ends[0] >= 5 and ends[2] >= 5 and ends[1] <= 0.1, ends
+            """,
+        ),
+        Claim(
+            "PCGrad and CAGrad reach the Pareto set from all three starts",
+            """
+            for method in ("pcgrad", "cagrad"):
+                assert max(toy.final_distances()[method]) <= 0.1, (method, toy.final_distances())
+            """,
+        ),
+        Claim(
+            "the circle and inverted circle pull the trunk together: their cosine climbs close to 1",
+            """
+            values = cosines.cosines[cosines.pairs.index("circle_task+inv_circle_task")]
+            assert values[-10:].mean() >= 0.8 and values[-10:].min() >= 0.5, values
+            """,
+        ),
+        Claim(
+            "the circle and square: a cosine around 0 that changes sign",
+            """
+            values = cosines.cosines[cosines.pairs.index("circle_task+square_task")]
+            assert abs(values.mean()) <= 0.25 and values.min() < 0 < values.max(), values
+            """,
+        ),
+        Claim(
+            "with the square's loss x100, uncertainty weighting and GradNorm give the circle a higher accuracy than equal",
+            """
+            circle = {w: comparison.accuracy[w]["circle_task"][0] for w in comparison.weightings}
+            assert circle["uncertainty"] >= circle["equal"] + 0.01, circle
+            assert circle["gradnorm"] >= circle["equal"] + 0.01, circle
+            """,
+        ),
+        Claim(
+            "both learn a far larger weight for the circle than for the x100 square",
+            """
+            for weighting in ("uncertainty", "gradnorm"):
+                history = comparison.histories[SEED][weighting]
+                circle, square = history["circle_task/all/train/weight"][-1], history["square_task/all/train/weight"][-1]
+                assert circle >= 5 * square, (weighting, circle, square)
+            """,
+        ),
+    ],
 }

@@ -41,6 +41,12 @@ def _new_ax(ax: Any, where: str) -> Any:
     return ax
 
 
+def _integer_epochs(ax: Any) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+
+
 class GradCosineDisplay:
     """Cosine between two tasks' gradients on the shared trunk, per pair and epoch.
 
@@ -103,6 +109,8 @@ class GradCosineDisplay:
         rows = np.arange(len(self.pairs) + 1) - 0.5
         mesh = ax.pcolormesh(edges, rows, self.cosines, cmap=PROB_CMAP, vmin=-1.0, vmax=1.0)
         ax.set_yticks(range(len(self.pairs)), [p.replace("+", " vs\n") for p in self.pairs])
+        ax.set_ylim(len(self.pairs) - 0.5, -0.5)  # the first pair on top, as in a table
+        _integer_epochs(ax)
         ax.set_xlabel("epoch")
         ax.set_title("cosine of the tasks' gradients on the shared trunk")
         self.colorbar_ = ax.figure.colorbar(mesh, ax=ax, label="cosine") if colorbar else None
@@ -176,7 +184,12 @@ class TaskWeightsDisplay:
             ax.plot(self.epochs, self.weights[i], marker="o", markersize=3, color=TASK_COLORS[i % 8], label=task)
         positive = self.weights[np.isfinite(self.weights) & (self.weights > 0)]
         if positive.size and positive.max() / positive.min() > 10:
+            from matplotlib.ticker import FuncFormatter, NullFormatter
+
             ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # 0.1, 1, not 10^-1
+            ax.yaxis.set_minor_formatter(NullFormatter())
+        _integer_epochs(ax)
         ax.set_xlabel("epoch")
         ax.set_ylabel("task weight")
         ax.set_title("learned task weights")
