@@ -111,7 +111,9 @@ def test_code_cells_are_thin_and_short(path):
             for node in ast.walk(tree)
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
         ]
-        assert answer_cell or not defined, f"cell {index} defines {defined}: put library code in mtl_teach, not in the notebook"
+        assert answer_cell or not defined, (
+            f"cell {index} defines {defined}: put library code in mtl_teach, not in the notebook"
+        )
         statements = sum(isinstance(node, ast.stmt) for node in ast.walk(tree))
         assert statements <= MAX_STATEMENTS, (
             f"cell {index} has {statements} statements (at most {MAX_STATEMENTS}): split it"
