@@ -137,6 +137,8 @@ class MetricLogger(Callback):
         # The Trainer's arguments, as the run's config (callbacks are objects, not settings).
         config = {f.name: getattr(trainer, f.name) for f in dataclasses.fields(trainer) if f.init}  # type: ignore[arg-type]
         config.pop("callbacks", None)
+        if not isinstance(config.get("weighting", ""), str):  # a Weighting object or a function: its repr
+            config["weighting"] = repr(config["weighting"])
         config["model"] = repr(model)
         cls = JsonWriter if self.log_writer == "json" else TensorBoardWriter
         self.writer = cls(self.log_dir, run_name, config)

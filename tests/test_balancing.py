@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -265,3 +266,15 @@ def test_log_grad_cosine_logs_every_epoch_and_leaves_training_unchanged(joint):
     values = trainer.history[COSINE]
     assert len(values) == 2 and all(-1 <= v <= 1 for v in values)
     assert all(torch.equal(p, q) for p, q in zip(plain.parameters(), logged.parameters(), strict=True))
+
+
+def test_logging_records_a_weighting_object_or_function_by_its_repr(joint, tmp_path):
+    def mine(G):
+        return G.sum(dim=0)
+
+    for weighting in (GradNorm(), mine):
+        trainer = quiet(n_epochs=1, weighting=weighting, logging=True, log_dir=str(tmp_path), run_name="run")
+        trainer.fit(build(), joint)
+    logs = sorted(tmp_path.glob("run*.json"))
+    configs = [json.loads(path.read_text())["config"]["weighting"] for path in logs]
+    assert configs[0] == "GradNorm(alpha=1.5)" and configs[1].startswith("<function"), configs
