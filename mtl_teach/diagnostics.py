@@ -12,6 +12,9 @@ Every head starts near the majority class, so the Trainer checks only from
 epoch ``CHECK_FROM_EPOCH`` on (or at the last epoch of a shorter run). Over
 30 seeds of the tutorial, this flagged all 5 stalled runs and none of the
 25 healthy ones at epoch 10.
+
+The course's appendix notebook ``notebooks/11_appendix_training_stalls.ipynb``
+shows a stall, its cause and the kit's two fixes; every warning points there.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ MAJORITY_MARGIN = 0.02  # stalled: train accuracy <= majority-class rate + this
 # class is also how a healthy head starts, so only dead features make it a stall.
 RARE_CLASS_SHARE = 0.9
 CHECK_FROM_EPOCH = 5
+# Where a student who meets a stall is sent: the course's appendix on dead units and their fixes.
+GUIDE = " Why and what to do: notebooks/11_appendix_training_stalls.ipynb."
 
 
 class StallWarning(UserWarning):
@@ -74,7 +79,7 @@ class Stall:
                 " Its features are alive, so it has not yet separated the classes: try more epochs, "
                 "a larger lr, or a wider shared trunk."
             )
-        return head + why
+        return head + why + GUIDE
 
 
 def _feature_units(model: MultitaskClassifier, task: str, X_dict: dict) -> tuple[int, int]:

@@ -18,6 +18,7 @@ So a gain can come only from what the auxiliary tasks' data teach the trunk.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ from torch import nn
 from mtl_teach._errors import fail, names
 from mtl_teach.data import DictDataLoader, DictDataset
 from mtl_teach.datasets import COURSE_TASKS
+from mtl_teach.diagnostics import StallWarning
 from mtl_teach.model import MultitaskClassifier
 from mtl_teach.seed import set_seed
 from mtl_teach.task import Operation, Task
@@ -59,6 +61,10 @@ class SharingComparison:
     settings
         What was compared: training points, test points, trunk widths, learning
         rate, and each model's epochs and optimiser steps.
+    stalls
+        ``(seed, "alone" or "shared", message)`` for each :class:`StallWarning`
+        a run raised. Collected rather than shown: over many runs, some stall
+        for a few epochs and recover, and the accuracies tell the outcome.
     """
 
     def __init__(
@@ -72,6 +78,7 @@ class SharingComparison:
         models: dict[int, dict[str, MultitaskClassifier]],
         target_train: dict[int, tuple[np.ndarray, np.ndarray]],
         settings: dict[str, Any],
+        stalls: Sequence[tuple[int, str, str]] = (),
     ) -> None:
         self.target = target
         self.auxiliary = list(auxiliary)
@@ -81,6 +88,7 @@ class SharingComparison:
         self.models = models
         self.target_train = target_train
         self.settings = dict(settings)
+        self.stalls = list(stalls)
         self.ax_: Any = None
         self.figure_: Any = None
 
@@ -162,7 +170,8 @@ class SharingComparison:
         return (
             f"SharingComparison(target={self.target!r}, auxiliary={self.auxiliary}, seeds={len(self.seeds)}, "
             f"alone={s['alone_mean']:.3f} +/- {s['alone_std']:.3f}, shared={s['shared_mean']:.3f} +/- "
-            f"{s['shared_std']:.3f}, shared wins on {s['shared_wins']}/{len(self.seeds)})"
+            f"{s['shared_std']:.3f}, shared wins on {s['shared_wins']}/{len(self.seeds)}, "
+            f"runs that warned of a stall: {len({(seed, label) for seed, label, _ in self.stalls})})"
         )
 
 
@@ -299,6 +308,68 @@ def _tasks(task_names: Sequence[str], hidden: Sequence[int], shared_layers: int)
     return tasks
 
 
+def build_shared_model(
+    task_names: Sequence[str], *, hidden: Sequence[int], shared_layers: int | None = None, name: str = "shared"
+) -> MultitaskClassifier:
+    """The model :func:`compare_sharing` trains: a ReLU trunk shared by the tasks, a ``Linear(hidden[-1], 2)`` head each.
+
+    Parameters
+    ----------
+    task_names
+        The course's toy tasks, e.g. ``["circle_task", "inv_circle_task"]``;
+        each reads its own field (``"circle_data"``, ...).
+    hidden
+        Widths of the trunk's ReLU layers, e.g. ``(32, 32)``.
+    shared_layers
+        How many of those layers the tasks share; each task gets its own copy
+        of the rest. None shares them all.
+    name
+        The model's name.
+
+    Returns
+    -------
+    MultitaskClassifier
+        Untrained; its weights come from torch's generator (call ``set_seed`` first).
+    """
+    where = "build_shared_model"
+    if isinstance(task_names, str) or not task_names or len(set(task_names)) != len(task_names):
+        fail(
+            f"{where}(task_names)",
+            "must be a non-empty list of distinct task names",
+            task_names,
+            "pass e.g. ['circle_task', 'inv_circle_task'].",
+        )
+    for task in task_names:
+        if task not in COURSE_TASKS:
+            fail(
+                f"{where}(task_names)",
+                f"must name the course's toy tasks ({names(COURSE_TASKS)})",
+                task,
+                "pick from those names.",
+            )
+    _check_layers(where, hidden, shared_layers)
+    k = len(hidden) if shared_layers is None else shared_layers
+    return MultitaskClassifier(_tasks(task_names, hidden, k), name=name)
+
+
+def _check_layers(where: str, hidden: Sequence[int], shared_layers: int | None) -> None:
+    if (
+        isinstance(hidden, str | int)
+        or not hidden
+        or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden)
+    ):
+        fail(f"{where}(hidden)", "must be a non-empty list of layer widths >= 1", hidden, "pass e.g. hidden=(32, 32).")
+    if shared_layers is not None and (
+        isinstance(shared_layers, bool) or not isinstance(shared_layers, int) or not 1 <= shared_layers <= len(hidden)
+    ):
+        fail(
+            f"{where}(shared_layers)",
+            f"must be None (share the whole trunk) or an integer from 1 to len(hidden) = {len(hidden)}",
+            shared_layers,
+            "pass e.g. shared_layers=1 to share only the first layer.",
+        )
+
+
 def _loader(task: str, X: np.ndarray, Y: np.ndarray, split: str) -> DictDataLoader:
     _, field, dataset = COURSE_TASKS[task]
     data = DictDataset(dataset, split, {field: torch.from_numpy(X)}, {task: torch.from_numpy(Y)})
@@ -346,17 +417,7 @@ def _check(
         )
     if not isinstance(match_steps, bool):
         fail(f"{where}(match_steps)", "must be True or False", match_steps, "pass match_steps=False or True.")
-    if not hidden or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
-        fail(f"{where}(hidden)", "must be a non-empty list of layer widths >= 1", hidden, "pass e.g. hidden=(32, 32).")
-    if shared_layers is not None and (
-        isinstance(shared_layers, bool) or not isinstance(shared_layers, int) or not 1 <= shared_layers <= len(hidden)
-    ):
-        fail(
-            f"{where}(shared_layers)",
-            f"must be None (share the whole trunk) or an integer from 1 to len(hidden) = {len(hidden)}",
-            shared_layers,
-            "pass e.g. shared_layers=1 to share only the first layer.",
-        )
+    _check_layers(where, hidden, shared_layers)
 
 
 def compare_sharing(
@@ -423,6 +484,7 @@ def compare_sharing(
     k = len(hidden) if shared_layers is None else shared_layers
     make_target = COURSE_TASKS[target][0]
     alone, shared, models, target_points = [], [], {}, {}
+    stalls: list[tuple[int, str, str]] = []
     for seed in seeds:
         (X, Y), _, _ = make_target(n=1000, seed=seed)
         target_points[seed] = (X[:n_target], Y[:n_target])
@@ -444,8 +506,15 @@ def compare_sharing(
         models[seed] = {}
         for label, (task_names, loaders, epochs) in runs.items():
             set_seed(seed)  # the same starting trunk for both models
-            model = MultitaskClassifier(_tasks(task_names, hidden, k), name=f"{label}_{seed}")
-            Trainer(progress_bar=False, n_epochs=epochs, lr=lr, seed=seed).fit(model, loaders)
+            model = build_shared_model(task_names, hidden=hidden, shared_layers=shared_layers, name=f"{label}_{seed}")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", StallWarning)
+                Trainer(progress_bar=False, n_epochs=epochs, lr=lr, seed=seed).fit(model, loaders)
+            for warning in caught:
+                if issubclass(warning.category, StallWarning):
+                    stalls.append((seed, label, str(warning.message)))
+                else:  # only stalls are collected; anything else is the caller's to see
+                    warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
             models[seed][label] = model
         key = f"{target}/{COURSE_TASKS[target][2]}/test/accuracy"
         alone.append(models[seed]["alone"].score([target_test])[key])
@@ -468,7 +537,8 @@ def compare_sharing(
         models=models,
         target_train=target_points,
         settings=settings,
+        stalls=stalls,
     )
 
 
-__all__ = ["SharingComparison", "SharingGainsDisplay", "compare_sharing"]
+__all__ = ["SharingComparison", "SharingGainsDisplay", "build_shared_model", "compare_sharing"]

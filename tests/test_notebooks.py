@@ -24,7 +24,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-PATHS = sorted(NOTEBOOKS.glob("0*.ipynb"))
+PATHS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 IDS = [p.name for p in PATHS]
 MAX_STATEMENTS = 15  # "short" in statements, so ruff's vertical wrapping does not count
 MAX_CODE_LINES = 40
