@@ -175,3 +175,10 @@ def test_run_notebooks_refuses_student_copies():
         text=True,
     )
     assert result.returncode != 0 and "not a top-level notebook" in result.stderr
+
+
+def test_the_stall_warning_sends_students_to_a_notebook_that_exists():
+    from mtl_teach.diagnostics import GUIDE
+
+    named = re.findall(r"notebooks/(\S+\.ipynb)", GUIDE)
+    assert named and all((NOTEBOOKS / name).is_file() for name in named), GUIDE

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from mtl_teach import MTLConfigError, SharingComparison, SharingGainsDisplay, compare_sharing, make_xor_dataset
+from mtl_teach.sharing import build_shared_model
 
 FAST = {"n_test": 200, "hidden": (8, 4), "n_epochs": 2}
 # These runs are made short to be fast, not to learn. A head may stall: compare_sharing collects
@@ -160,3 +161,26 @@ def test_stalls_are_collected_per_run_not_shown():
     assert "circle_task" in result.stalls[0][2] and "stalled" in result.stalls[0][2]
     assert result.alone[0] - result.shared[0] >= 0.1, (result.alone, result.shared)
     assert "runs that warned of a stall: 1" in repr(result)
+
+
+def test_build_shared_model_is_the_model_compare_sharing_trains():
+    model = build_shared_model(["circle_task", "xor_task"], hidden=(8, 4))
+    assert list(model.tasks) == ["circle_task", "xor_task"] and model.shared_modules() == ["base_mlp"]
+    assert [tuple(p.shape) for p in model.module_pool["base_mlp"].parameters()] == [(8, 2), (8,), (4, 8), (4,)]
+    assert [tuple(p.shape) for p in model.module_pool["xor_head"].parameters()] == [(2, 4), (2,)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"task_names": "circle_task"}, r"build_shared_model\(task_names\) must be a non-empty list of distinct"),
+        ({"task_names": ["circle_task", "circle_task"]}, r"must be a non-empty list of distinct task names"),
+        ({"task_names": ["triangle_task"]}, r"must name the course's toy tasks .*; got 'triangle_task'"),
+        ({"hidden": 8}, r"build_shared_model\(hidden\) must be a non-empty list of layer widths >= 1; got 8"),
+        ({"shared_layers": 2}, r"build_shared_model\(shared_layers\) must be None .* = 1; got 2"),
+    ],
+)
+def test_build_shared_model_bad_input(kwargs, message):
+    arguments = {"task_names": ["circle_task"], "hidden": (8,), **kwargs}
+    with pytest.raises(MTLConfigError, match=message):
+        build_shared_model(**arguments)
