@@ -147,3 +147,15 @@ def test_release_and_grade_tell_right_wrong_and_not_attempted_apart(tmp_path):
         and "'square_task' with a (8, 4) trunk" in tests["wrong"]["output"]
     )
     assert tests["untouched"]["output"].startswith("not attempted: model is still None"), tests["untouched"]
+
+
+def test_the_source_carries_nbgrader_metadata_and_the_grader_knows_its_cells():
+    notebook = nbformat.read(SOURCE, as_version=4)
+    metas = [cell.metadata["nbgrader"] for cell in notebook.cells]
+    assert all(meta["schema_version"] == 3 for meta in metas)
+    assert len({meta["grade_id"] for meta in metas}) == len(metas), "grade_ids must be unique"
+    for cell, meta in zip(notebook.cells, metas, strict=True):
+        assert meta["solution"] == ("### BEGIN SOLUTION" in cell.source) and meta["locked"] != meta["solution"]
+        assert meta["grade"] == ("### BEGIN HIDDEN TESTS" in cell.source)
+    graded = {meta["grade_id"]: meta["points"] for meta in metas if meta["grade"]}
+    assert graded == {"check_decision": 4} and set(graded) == set(q.GRADED)
