@@ -222,6 +222,21 @@ CLAIMS: dict[str, list[Claim]] = {
             """,
         ),
         Claim(
+            "on that seed, each shared trunk unit is active in one of xor's quadrants only",
+            """
+            import torch
+
+            grid = torch.cartesian_prod(torch.linspace(-1, 1, 101), torch.linspace(-1, 1, 101))  # (10201, 2)
+            with torch.no_grad():
+                features = small.models[seed]["shared"].module_pool["base_mlp"](grid)  # (10201, 2)
+            for unit in range(features.shape[1]):
+                active = grid[features[:, unit] > 0]  # (n_active, 2)
+                quadrant = torch.sign(active).mean(dim=0).abs()  # near (1, 1) when one quadrant holds them all
+                share = len(active) / len(grid)
+                assert 0.1 <= share <= 0.4 and quadrant.min() >= 0.8, (unit, share, quadrant)
+            """,
+        ),
+        Claim(
             "branching after the first layer removes the harm",
             """
             summary = branched.summary()
