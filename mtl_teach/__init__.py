@@ -17,13 +17,14 @@ from mtl_teach.dead_units import StallWarning
 from mtl_teach.model import MultitaskClassifier
 from mtl_teach.scorer import Scorer
 from mtl_teach.seed import set_seed
-from mtl_teach.sharing import SharingComparison, compare_sharing
+from mtl_teach.sharing import SharingComparison, SharingGainsDisplay, compare_sharing
 from mtl_teach.task import Operation, Task
 from mtl_teach.toy_data import (
     make_circle_dataset,
     make_inv_circle_dataset,
     make_square_dataset,
     make_tutorial_dataloaders,
+    make_xor_dataset,
 )
 from mtl_teach.trainer import Trainer
 
@@ -52,6 +53,7 @@ __all__ = [
     "Operation",
     "Scorer",
     "SharingComparison",
+    "SharingGainsDisplay",
     "SnorkelClassifier",
     "StallWarning",
     "Task",
@@ -62,5 +64,6 @@ __all__ = [
     "make_inv_circle_dataset",
     "make_square_dataset",
     "make_tutorial_dataloaders",
+    "make_xor_dataset",
     "set_seed",
 ]

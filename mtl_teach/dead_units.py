@@ -30,6 +30,9 @@ One pass over the training set per epoch serves both jobs
 
 A unit is *dead* on some inputs when its largest activation over them is
 not above zero (:func:`dead_units`), for revival and stall check alike.
+
+The course's appendix notebook ``notebooks/11_appendix_training_stalls.ipynb``
+shows a stall, its cause and the kit's two fixes; every warning points there.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ MAJORITY_MARGIN = 0.02  # stalled: train accuracy <= majority-class rate + this
 # class is also how a healthy head starts, so only dead features make it a stall.
 RARE_CLASS_SHARE = 0.9
 CHECK_FROM_EPOCH = 5
+# Where a student who meets a stall is sent: the course's appendix on dead units and their fixes.
+GUIDE = " Why and what to do: notebooks/11_appendix_training_stalls.ipynb."
 
 Predictions = dict[str, dict[str, np.ndarray]]  # model.predict(loader, return_preds=True)
 
@@ -272,7 +277,7 @@ class Stall:
                 " Its features are alive, so it has not yet separated the classes: try more epochs, "
                 "a larger lr, or a wider shared trunk."
             )
-        return head + why
+        return head + why + GUIDE
 
 
 def _dead_features(model: MultitaskClassifier, task: str, X_dict: dict[str, Any]) -> tuple[int, int]:

@@ -18,6 +18,7 @@ So a gain can come only from what the auxiliary tasks' data teach the trunk.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,10 +28,11 @@ from torch import nn
 
 from mtl_teach._errors import fail, names
 from mtl_teach.data import DictDataLoader, DictDataset
+from mtl_teach.dead_units import StallWarning
 from mtl_teach.model import MultitaskClassifier
 from mtl_teach.seed import set_seed
 from mtl_teach.task import Operation, Task
-from mtl_teach.toy_data import TUTORIAL_TASKS
+from mtl_teach.toy_data import COURSE_TASKS
 from mtl_teach.trainer import Trainer
 
 TEST_SEED_OFFSET = 1_000_003  # test points come from another stream than any training seed's
@@ -59,6 +61,10 @@ class SharingComparison:
     settings
         What was compared: training points, test points, trunk widths, learning
         rate, and each model's epochs and optimiser steps.
+    stalls
+        ``(seed, "alone" or "shared", message)`` for each :class:`StallWarning`
+        a run raised. Collected rather than shown: over many runs, some stall
+        for a few epochs and recover, and the accuracies tell the outcome.
     """
 
     def __init__(
@@ -72,6 +78,7 @@ class SharingComparison:
         models: dict[int, dict[str, MultitaskClassifier]],
         target_train: dict[int, tuple[np.ndarray, np.ndarray]],
         settings: dict[str, Any],
+        stalls: Sequence[tuple[int, str, str]] = (),
     ) -> None:
         self.target = target
         self.auxiliary = list(auxiliary)
@@ -81,6 +88,7 @@ class SharingComparison:
         self.models = models
         self.target_train = target_train
         self.settings = dict(settings)
+        self.stalls = list(stalls)
         self.ax_: Any = None
         self.figure_: Any = None
 
@@ -162,57 +170,239 @@ class SharingComparison:
         return (
             f"SharingComparison(target={self.target!r}, auxiliary={self.auxiliary}, seeds={len(self.seeds)}, "
             f"alone={s['alone_mean']:.3f} +/- {s['alone_std']:.3f}, shared={s['shared_mean']:.3f} +/- "
-            f"{s['shared_std']:.3f}, shared wins on {s['shared_wins']}/{len(self.seeds)})"
+            f"{s['shared_std']:.3f}, shared wins on {s['shared_wins']}/{len(self.seeds)}, "
+            f"runs that warned of a stall: {len({(seed, label) for seed, label, _ in self.stalls})})"
         )
 
 
-def _trunk(hidden: Sequence[int]) -> nn.Sequential:
+class SharingGainsDisplay:
+    """Several comparisons' gains side by side: per seed, and their mean +/- standard deviation.
+
+    Shows in one figure whether a change of setting (a wider trunk, branching
+    earlier, another auxiliary task) turns harm into no harm: each column is
+    one :class:`SharingComparison`, its grey dots the seeds' gains (shared
+    minus alone, in accuracy points), its square their mean with one standard
+    deviation either side. Build it with :meth:`from_comparisons`.
+
+    Parameters
+    ----------
+    labels
+        One label per comparison, drawn under its column.
+    gains
+        Per comparison, the gains per seed in accuracy points (``(n_seeds,)`` each).
+    """
+
+    def __init__(self, *, labels: Sequence[str], gains: Sequence[np.ndarray]) -> None:
+        self.labels = list(labels)
+        self.gains = [np.asarray(g, dtype=float) for g in gains]
+        self.ax_: Any = None
+        self.figure_: Any = None
+
+    @classmethod
+    def from_comparisons(
+        cls, comparisons: dict[str, SharingComparison], *, ax: Any = None, plot: bool = True
+    ) -> SharingGainsDisplay:
+        """Collect the gains of ``{label: comparison}`` (in that order) and, unless ``plot=False``, draw them.
+
+        Parameters
+        ----------
+        comparisons
+            Label -> the result of :func:`compare_sharing`; at least one.
+        ax
+            Axes to draw on; a new figure when None.
+        plot
+            Draw now (the default), or only compute.
+        """
+        if not isinstance(comparisons, dict) or not comparisons:
+            fail(
+                "SharingGainsDisplay.from_comparisons(comparisons)",
+                "must be a non-empty dict {label: SharingComparison}",
+                type(comparisons).__name__ if not isinstance(comparisons, dict) else comparisons,
+                'pass e.g. {"4-unit trunk": small, "8-unit trunk": wide}.',
+            )
+        for label, comparison in comparisons.items():
+            if not isinstance(comparison, SharingComparison):
+                fail(
+                    f"SharingGainsDisplay.from_comparisons(comparisons[{label!r}])",
+                    "must be a SharingComparison (the result of compare_sharing)",
+                    type(comparison).__name__,
+                    "pass the results of compare_sharing(...).",
+                    raw=True,
+                )
+        display = cls(labels=list(comparisons), gains=[100 * c.gains for c in comparisons.values()])
+        return display.plot(ax=ax) if plot else display
+
+    def plot(self, ax: Any = None) -> SharingGainsDisplay:
+        """Draw the gains: a column per comparison, a line at zero (no effect).
+
+        Parameters
+        ----------
+        ax
+            Axes to draw on; a new figure when None.
+
+        Returns
+        -------
+        SharingGainsDisplay
+            ``self``, with ``ax_`` and ``figure_`` set.
+        """
+        from mtl_teach.plotting._common import TASK_COLORS, check_axes, new_axes
+
+        check_axes(ax, "SharingGainsDisplay.plot")
+        if ax is None:
+            _, grid = new_axes(1, size=max(3.6, 1.6 * len(self.labels)))
+            ax = grid[0, 0]
+        ax.axhline(0.0, color="black", linewidth=1, zorder=0)
+        for x, gains in enumerate(self.gains):
+            jitter = np.linspace(-0.12, 0.12, len(gains))  # (n_seeds,) spread the dots so none hides another
+            ax.scatter(x + jitter, gains, color="0.6", s=14, zorder=1)
+            mean, std = float(gains.mean()), float(gains.std(ddof=1)) if len(gains) > 1 else 0.0
+            # Okabe & Ito: vermillion for harm, bluish green for a gain; the sign is also the side of the zero line.
+            color = TASK_COLORS[5] if mean < 0 else TASK_COLORS[2]
+            ax.errorbar(x, mean, yerr=std, color=color, marker="s", markersize=7, capsize=6, linewidth=2, zorder=2)
+        ax.set_xticks(range(len(self.labels)), self.labels)
+        ax.set_xlim(-0.6, len(self.labels) - 0.4)
+        ax.set_ylabel("gain from sharing (accuracy points)")
+        ax.set_title("grey: one seed; square: mean +/- standard deviation", fontsize="medium")
+        ax.grid(axis="y", alpha=0.3)
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+    def __repr__(self) -> str:
+        columns = ", ".join(
+            f"{label!r}: {g.mean():+.1f} +/- {g.std(ddof=1) if len(g) > 1 else 0.0:.1f}"
+            for label, g in zip(self.labels, self.gains, strict=True)
+        )
+        return f"SharingGainsDisplay({columns}, drawn={self.ax_ is not None})"
+
+
+def _layers(widths: Sequence[int], width: int) -> nn.Sequential:
+    """ReLU layers of the given widths, on inputs of size ``width``."""
     layers: list[nn.Module] = []
-    width = 2  # the toy tasks' points (x0, x1)
-    for size in hidden:
+    for size in widths:
         layers += [nn.Linear(width, size), nn.ReLU()]
         width = size
     return nn.Sequential(*layers)
 
 
-def _tasks(task_names: Sequence[str], trunk: nn.Module, width: int) -> list[Task]:
+def _tasks(task_names: Sequence[str], hidden: Sequence[int], shared_layers: int) -> list[Task]:
+    """One task per name: the shared ``base_mlp`` (the first ``shared_layers`` layers), then its own layers and head.
+
+    The trunk is drawn first, so two models built after the same ``set_seed``
+    start from the same shared weights whatever tasks follow.
+    """
+    trunk = _layers(hidden[:shared_layers], 2)  # the toy tasks' points (x0, x1): (batch, 2) -> (batch, hidden[k-1])
     tasks = []
     for name in task_names:
-        _, field, _ = TUTORIAL_TASKS[name]
+        _, field, _ = COURSE_TASKS[name]
         head = name.replace("_task", "_head")
-        tasks.append(
-            Task(
-                name=name,
-                module_pool=nn.ModuleDict({"base_mlp": trunk, head: nn.Linear(width, 2)}),
-                op_sequence=[Operation("base_mlp", [("_input_", field)]), Operation(head, [("base_mlp", 0)])],
-            )
-        )
+        pool: dict[str, nn.Module] = {"base_mlp": trunk}
+        ops = [Operation("base_mlp", [("_input_", field)])]
+        if shared_layers < len(hidden):
+            # Branching earlier: the task's own copy of the remaining layers, (batch, hidden[k-1]) -> (batch, hidden[-1]).
+            branch = name.replace("_task", "_branch")
+            pool[branch] = _layers(hidden[shared_layers:], hidden[shared_layers - 1])
+            ops.append(Operation(branch, [("base_mlp", 0)]))
+        pool[head] = nn.Linear(hidden[-1], 2)
+        ops.append(Operation(head, [(ops[-1].name, 0)]))
+        tasks.append(Task(name=name, module_pool=nn.ModuleDict(pool), op_sequence=ops))
     return tasks
 
 
+def build_shared_model(
+    task_names: Sequence[str], *, hidden: Sequence[int], shared_layers: int | None = None, name: str = "shared"
+) -> MultitaskClassifier:
+    """The model :func:`compare_sharing` trains: a ReLU trunk shared by the tasks, a ``Linear(hidden[-1], 2)`` head each.
+
+    Parameters
+    ----------
+    task_names
+        The course's toy tasks, e.g. ``["circle_task", "inv_circle_task"]``;
+        each reads its own field (``"circle_data"``, ...).
+    hidden
+        Widths of the trunk's ReLU layers, e.g. ``(32, 32)``.
+    shared_layers
+        How many of those layers the tasks share; each task gets its own copy
+        of the rest. None shares them all.
+    name
+        The model's name.
+
+    Returns
+    -------
+    MultitaskClassifier
+        Untrained; its weights come from torch's generator (call ``set_seed`` first).
+    """
+    where = "build_shared_model"
+    if isinstance(task_names, str) or not task_names or len(set(task_names)) != len(task_names):
+        fail(
+            f"{where}(task_names)",
+            "must be a non-empty list of distinct task names",
+            task_names,
+            "pass e.g. ['circle_task', 'inv_circle_task'].",
+        )
+    for task in task_names:
+        if task not in COURSE_TASKS:
+            fail(
+                f"{where}(task_names)",
+                f"must name the course's toy tasks ({names(COURSE_TASKS)})",
+                task,
+                "pick from those names.",
+            )
+    _check_layers(where, hidden, shared_layers)
+    k = len(hidden) if shared_layers is None else shared_layers
+    return MultitaskClassifier(_tasks(task_names, hidden, k), name=name)
+
+
+def _check_layers(where: str, hidden: Sequence[int], shared_layers: int | None) -> None:
+    if (
+        isinstance(hidden, str | int)
+        or not hidden
+        or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden)
+    ):
+        fail(f"{where}(hidden)", "must be a non-empty list of layer widths >= 1", hidden, "pass e.g. hidden=(32, 32).")
+    if shared_layers is not None and (
+        isinstance(shared_layers, bool) or not isinstance(shared_layers, int) or not 1 <= shared_layers <= len(hidden)
+    ):
+        fail(
+            f"{where}(shared_layers)",
+            f"must be None (share the whole trunk) or an integer from 1 to len(hidden) = {len(hidden)}",
+            shared_layers,
+            "pass e.g. shared_layers=1 to share only the first layer.",
+        )
+
+
 def _loader(task: str, X: np.ndarray, Y: np.ndarray, split: str) -> DictDataLoader:
-    _, field, dataset = TUTORIAL_TASKS[task]
+    _, field, dataset = COURSE_TASKS[task]
     data = DictDataset(dataset, split, {field: torch.from_numpy(X)}, {task: torch.from_numpy(Y)})
     return DictDataLoader(data, batch_size=BATCH_SIZE, shuffle=split == "train")
 
 
 def _check(
-    target: str, auxiliary: Sequence[str], seeds: Sequence[int], n_target: int, n_test: int, hidden: Sequence[int]
+    target: str,
+    auxiliary: Sequence[str],
+    seeds: Sequence[int],
+    n_target: int,
+    n_test: int,
+    hidden: Sequence[int],
+    shared_layers: int | None,
+    match_steps: bool,
 ) -> None:
     where = "compare_sharing"
-    if target not in TUTORIAL_TASKS:
+    if target not in COURSE_TASKS:
         fail(
-            f"{where}(target)", f"must be a tutorial task ({names(TUTORIAL_TASKS)})", target, "pass e.g. 'circle_task'."
+            f"{where}(target)",
+            f"must be one of the course's toy tasks ({names(COURSE_TASKS)})",
+            target,
+            "pass e.g. 'circle_task'.",
         )
     if isinstance(auxiliary, str) or not auxiliary:
         fail(
             f"{where}(auxiliary)", "must be a non-empty list of task names", auxiliary, "pass e.g. ['inv_circle_task']."
         )
     for name in auxiliary:
-        if name not in TUTORIAL_TASKS or name == target:
+        if name not in COURSE_TASKS or name == target:
             fail(
                 f"{where}(auxiliary)",
-                f"must name other tutorial tasks than the target ({names(TUTORIAL_TASKS)})",
+                f"must name other toy tasks than the target ({names(COURSE_TASKS)})",
                 name,
                 "pass tasks other than the target.",
             )
@@ -225,8 +415,9 @@ def _check(
         fail(
             f"{where}(n_target)", "must be <= 800 (the size of a tutorial train split)", n_target, "pass fewer points."
         )
-    if not hidden or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
-        fail(f"{where}(hidden)", "must be a non-empty list of layer widths >= 1", hidden, "pass e.g. hidden=(32, 32).")
+    if not isinstance(match_steps, bool):
+        fail(f"{where}(match_steps)", "must be True or False", match_steps, "pass match_steps=False or True.")
+    _check_layers(where, hidden, shared_layers)
 
 
 def compare_sharing(
@@ -237,6 +428,8 @@ def compare_sharing(
     n_target: int = 20,
     n_test: int = 5000,
     hidden: Sequence[int] = (32, 32),
+    shared_layers: int | None = None,
+    match_steps: bool = True,
     n_epochs: int = 20,
     lr: float = 0.01,
 ) -> SharingComparison:
@@ -265,6 +458,18 @@ def compare_sharing(
         accuracy is not noise.
     hidden
         Widths of the trunk's ReLU layers (the tutorial's is ``(8, 4)``).
+    shared_layers
+        How many of those layers the tasks share (where they branch); each
+        task gets its own copy of the rest. None (the default) shares them all,
+        as the tutorial does. The model alone has the same layers.
+    match_steps
+        True: the model alone repeats its points until it takes at least as
+        many optimiser steps as the shared model, which is fair when asking
+        whether sharing *helps*. False: both models see the target's points
+        once per epoch, so the target gets as many updates in both, which is
+        fair when asking whether sharing *hurts* (the shared model also takes
+        the auxiliary tasks' steps, so steps matched, the model alone would
+        get more of the target's updates).
     n_epochs
         Epochs of both models.
     lr
@@ -275,21 +480,23 @@ def compare_sharing(
     SharingComparison
         Accuracies per seed, the models, ``summary()``, ``as_dataframe()`` and ``plot()``.
     """
-    _check(target, auxiliary, seeds, n_target, n_test, hidden)
-    make_target = TUTORIAL_TASKS[target][0]
+    _check(target, auxiliary, seeds, n_target, n_test, hidden, shared_layers, match_steps)
+    k = len(hidden) if shared_layers is None else shared_layers
+    make_target = COURSE_TASKS[target][0]
     alone, shared, models, target_points = [], [], {}, {}
+    stalls: list[tuple[int, str, str]] = []
     for seed in seeds:
         (X, Y), _, _ = make_target(n=1000, seed=seed)
         target_points[seed] = (X[:n_target], Y[:n_target])
         target_train = _loader(target, *target_points[seed], "train")
         _, _, (X_test, Y_test) = make_target(n=10 * n_test, seed=seed + TEST_SEED_OFFSET)
         target_test = _loader(target, X_test, Y_test, "test")
-        aux_train = [_loader(name, *TUTORIAL_TASKS[name][0](n=1000, seed=seed)[0], "train") for name in auxiliary]
+        aux_train = [_loader(name, *COURSE_TASKS[name][0](n=1000, seed=seed)[0], "train") for name in auxiliary]
         # Alone, the target's few points make few batches per epoch. Its loader repeats them
         # (shuffled) until an epoch has at least as many batches as the shared model's, so
         # both train the same epochs with at least as many optimiser steps alone.
         shared_batches = len(target_train) + sum(len(loader) for loader in aux_train)
-        copies = math.ceil(shared_batches * BATCH_SIZE / n_target)
+        copies = math.ceil(shared_batches * BATCH_SIZE / n_target) if match_steps else 1
         X_alone, Y_alone = np.tile(X[:n_target], (copies, 1)), np.tile(Y[:n_target], copies)
         runs = {
             "alone": ([target], [_loader(target, X_alone, Y_alone, "train")], n_epochs),
@@ -299,16 +506,24 @@ def compare_sharing(
         models[seed] = {}
         for label, (task_names, loaders, epochs) in runs.items():
             set_seed(seed)  # the same starting trunk for both models
-            model = MultitaskClassifier(_tasks(task_names, _trunk(hidden), hidden[-1]), name=f"{label}_{seed}")
-            Trainer(progress_bar=False, n_epochs=epochs, lr=lr, seed=seed).fit(model, loaders)
+            model = build_shared_model(task_names, hidden=hidden, shared_layers=shared_layers, name=f"{label}_{seed}")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", StallWarning)
+                Trainer(progress_bar=False, n_epochs=epochs, lr=lr, seed=seed).fit(model, loaders)
+            for warning in caught:
+                if issubclass(warning.category, StallWarning):
+                    stalls.append((seed, label, str(warning.message)))
+                else:  # only stalls are collected; anything else is the caller's to see
+                    warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
             models[seed][label] = model
-        key = f"{target}/{TUTORIAL_TASKS[target][2]}/test/accuracy"
+        key = f"{target}/{COURSE_TASKS[target][2]}/test/accuracy"
         alone.append(models[seed]["alone"].score([target_test])[key])
         shared.append(models[seed]["shared"].score([target_test])[key])
     settings = {
         "n_target": n_target,
         "n_test": len(Y_test),
         "hidden": tuple(hidden),
+        "shared_layers": k,
         "lr": lr,
         "epochs": {label: epochs for label, (_, _, epochs) in runs.items()},
         "steps": steps,  # optimiser steps per model (the last seed's; the same for every seed)
@@ -322,7 +537,8 @@ def compare_sharing(
         models=models,
         target_train=target_points,
         settings=settings,
+        stalls=stalls,
     )
 
 
-__all__ = ["SharingComparison", "compare_sharing"]
+__all__ = ["SharingComparison", "SharingGainsDisplay", "build_shared_model", "compare_sharing"]

@@ -109,11 +109,43 @@ def make_square_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Spli
     return _split(X, ((np.abs(X[:, 0]) < r / 2) & (np.abs(X[:, 1]) < r / 2)).astype(np.int64))
 
 
+def make_xor_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Splits:
+    """Label 1 where ``x0`` and ``x1`` have the same sign (XOR of the signs, inverted): a checkerboard.
+
+    Not one of the Snorkel tutorial's tasks: the course adds it as a task whose
+    rule needs other features than the circle's (two straight lines through the
+    centre instead of a distance from it), so that it competes with the circle
+    for a small trunk (notebook 07).
+
+    Parameters
+    ----------
+    n
+        Number of points (>= 10), split 80/10/10.
+    r
+        Accepted (> 0) so that every maker has the same signature; the rule has no size.
+    seed
+        Seed of the points; mixed with the task's name.
+
+    Returns
+    -------
+    (train, valid, test)
+        Each an ``(X, Y)`` pair: float32 ``(n, 2)`` points, int64 ``(n,)`` labels.
+    """
+    _check_r("xor", r)
+    X = _points("xor", n, seed)
+    return _split(X, (X[:, 0] * X[:, 1] > 0).astype(np.int64))
+
+
 # task name -> (maker, X_dict key, dataset name), as in the tutorial
 TUTORIAL_TASKS: dict[str, tuple[Callable[..., Splits], str, str]] = {
     "circle_task": (make_circle_dataset, "circle_data", "circleDataset"),
     "square_task": (make_square_dataset, "square_data", "squareDataset"),
     "inv_circle_task": (make_inv_circle_dataset, "inv_circle_data", "invCircleDataset"),
+}
+# the tutorial's tasks and the ones the course adds (same layout as TUTORIAL_TASKS)
+COURSE_TASKS: dict[str, tuple[Callable[..., Splits], str, str]] = {
+    **TUTORIAL_TASKS,
+    "xor_task": (make_xor_dataset, "xor_data", "xorDataset"),
 }
 
 

@@ -1,6 +1,6 @@
 """Re-execute the notebooks in place, so their committed outputs match the code.
 
-Runs each top-level ``notebooks/0*.ipynb`` (never ``notebooks/student/``)
+Runs each top-level ``notebooks/[0-9][0-9]_*.ipynb`` (never ``notebooks/student/``)
 top to bottom with nbclient, in a ``python3`` kernel of *this* Python
 environment, with ``TQDM_DISABLE=1`` and the notebooks' folder as working
 directory (as nbval does), and writes the outputs back into the file.
@@ -45,9 +45,11 @@ def run(path: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: notebooks/0*.ipynb)")
+    parser.add_argument(
+        "notebooks", nargs="*", type=Path, help="notebooks to run (default: notebooks/[0-9][0-9]_*.ipynb)"
+    )
     args = parser.parse_args()
-    paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOKS.glob("0*.ipynb"))
+    paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     for path in paths:
         if path.parent.name == "student" or path.parent != NOTEBOOKS:
             sys.exit(

@@ -23,9 +23,9 @@ $BIN/python -m pytest -n 2 --dist loadscope --ignore=tests/e2e "$@"
 # Every notebook runs twice, each time in its own kernel: on this CPU's kernels (or the
 # ATEN_CPU_CAPABILITY the caller set) and on PyTorch's default kernels, which compute like
 # another CPU. Both must pass. One session for both: the two workers stay busy.
-echo "== notebooks: nbval re-runs notebooks/0*.ipynb on two CPU settings; cells tagged 'approx' within a tolerance; then each lesson's claims"
+echo "== notebooks: nbval re-runs notebooks/[0-9][0-9]_*.ipynb on two CPU settings; cells tagged 'approx' within a tolerance; then each lesson's claims"
 OMP_NUM_THREADS=1 $BIN/python -m pytest --nbval-approx --nbval-cpus inherited,default --nbval-current-env \
-    --nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:randomly -n 2 --dist loadscope notebooks/0*.ipynb
+    --nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:randomly -n 2 --dist loadscope notebooks/[0-9][0-9]_*.ipynb
 
 echo "== browser: every notebook run through JupyterLab's UI in headless Chromium (tests/e2e)"
 OMP_NUM_THREADS=1 $BIN/python -m pytest -p no:randomly tests/e2e

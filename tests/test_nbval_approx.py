@@ -90,7 +90,7 @@ def test_claims_name_notebooks_that_exist_and_compile():
 
 
 def test_every_notebook_that_trains_has_claims_and_approx_cells():
-    for path in sorted((ROOT / "notebooks").glob("0*.ipynb")):
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
         trains = any(".fit(" in cell.source for cell in notebook.cells if cell.cell_type == "code")
         tagged = [cell for cell in notebook.cells if "approx" in cell.metadata.get("tags", [])]

@@ -24,7 +24,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-PATHS = sorted(NOTEBOOKS.glob("0*.ipynb"))
+PATHS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 IDS = [p.name for p in PATHS]
 MAX_STATEMENTS = 15  # "short" in statements, so ruff's vertical wrapping does not count
 MAX_CODE_LINES = 40
@@ -179,3 +179,10 @@ def test_run_notebooks_refuses_student_copies():
         text=True,
     )
     assert result.returncode != 0 and "not a top-level notebook" in result.stderr
+
+
+def test_the_stall_warning_sends_students_to_a_notebook_that_exists():
+    from mtl_teach.dead_units import GUIDE
+
+    named = re.findall(r"notebooks/(\S+\.ipynb)", GUIDE)
+    assert named and all((NOTEBOOKS / name).is_file() for name in named), GUIDE

@@ -339,7 +339,7 @@ def test_helper_errors(trained):
         trunk_features(model, "circle_head_module")
     with pytest.raises(MTLConfigError, match=r"X\) must be 2-D points"):
         plot_dataset(np.zeros(5), np.zeros(5))
-    with pytest.raises(MTLConfigError, match=r"kind\) must be one of 'circle', 'square'"):
+    with pytest.raises(MTLConfigError, match=r"kind\) must be one of 'circle', 'square', 'xor'"):
         plot_dataset(np.zeros((2, 2)), np.zeros(2), boundary="triangle")
     with pytest.raises(MTLConfigError, match=r"axes must hold 2 matplotlib Axes"):
         plot_decision_boundaries(model, axes=[plt.subplots()[1]])

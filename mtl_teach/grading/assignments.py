@@ -13,6 +13,7 @@ from mtl_teach._errors import fail, names
 ASSIGNMENTS: dict[str, str] = {
     "04_your_turn": "mtl_teach.exercises.your_turn",
     "09_your_turn_pcgrad": "mtl_teach.exercises.pcgrad",
+    "10_your_turn_auxiliary": "mtl_teach.exercises.auxiliary",
 }
 SOURCE_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 

@@ -13,7 +13,7 @@ from mtl_teach.toy_data import TUTORIAL_TASKS
 
 # kind of true boundary for each tutorial task
 BOUNDARIES = {"circle_task": "circle", "square_task": "square", "inv_circle_task": "circle"}
-BOUNDARY_KINDS = ("circle", "square")
+BOUNDARY_KINDS = ("circle", "square", "xor")
 
 
 def draw_true_boundary(ax: Any, kind: str, r: float = 1.0) -> None:
@@ -25,7 +25,8 @@ def draw_true_boundary(ax: Any, kind: str, r: float = 1.0) -> None:
         Axes to draw on.
     kind
         ``"circle"`` (``x0^2 + x1^2 = r``, also the inverted circle's) or
-        ``"square"`` (``|x| = r/2`` or ``|y| = r/2``).
+        ``"square"`` (``|x| = r/2`` or ``|y| = r/2``) or ``"xor"`` (the axes
+        ``x0 = 0`` and ``x1 = 0``, where the xor task's label flips).
     r
         The datasets' ``r``.
     """
@@ -36,6 +37,10 @@ def draw_true_boundary(ax: Any, kind: str, r: float = 1.0) -> None:
         angle = np.linspace(0.0, 2.0 * np.pi, 200)
         radius = np.sqrt(r)  # the label is x0^2 + x1^2 < r, so the radius is sqrt(r)
         x0, x1 = radius * np.cos(angle), radius * np.sin(angle)
+    elif kind == "xor":
+        # Two lines, joined through a NaN gap so they are one artist with one legend entry.
+        x0 = np.array([-1.05, 1.05, np.nan, 0.0, 0.0])
+        x1 = np.array([0.0, 0.0, np.nan, -1.05, 1.05])
     else:
         half = r / 2
         x0 = np.array([-half, half, half, -half, -half])
@@ -55,7 +60,7 @@ def plot_dataset(
     y
         Gold labels 0/1, shape ``(n,)``.
     boundary
-        ``"circle"`` or ``"square"`` to draw that true boundary; None for none.
+        ``"circle"``, ``"square"`` or ``"xor"`` to draw that true boundary; None for none.
     r
         The datasets' ``r`` (size of the true boundary).
     ax

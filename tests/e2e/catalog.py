@@ -36,8 +36,8 @@ PROGRESS_NOTEBOOK = "_e2e_progress_bar.ipynb"
 
 
 def course_notebooks(source: Path = SOURCE) -> list[str]:
-    """Return the course notebooks (``0*.ipynb`` and ``student/*.ipynb``) as paths relative to ``source``."""
-    found = [*source.glob("0*.ipynb"), *source.glob(f"{STUDENT_DIR}/*.ipynb")]
+    """Return the course notebooks (``[0-9][0-9]_*.ipynb`` and ``student/*.ipynb``) as paths relative to ``source``."""
+    found = [*source.glob("[0-9][0-9]_*.ipynb"), *source.glob(f"{STUDENT_DIR}/*.ipynb")]
     return sorted(path.relative_to(source).as_posix() for path in found)
 
 
