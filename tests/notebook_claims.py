@@ -306,6 +306,30 @@ CLAIMS: dict[str, list[Claim]] = {
             """,
         ),
     ],
+    "09_your_turn_pcgrad.ipynb": [
+        Claim(
+            "the reference PCGrad passes every self-check, the training one included",
+            """
+            for result in (
+                q.project.check(project_conflicting),
+                q.pcgrad.check(my_pcgrad),
+                q.training.check(trainer, model, my_pcgrad),
+            ):
+                assert result.passed, result.message
+            """,
+        ),
+        Claim(
+            "trained with the student's PCGrad, both heads learn their task (well above the 0.85 the check asks)",
+            """
+            scores = model.score([loaders[2]])
+            for task in ("circle_task", "square_task"):
+                accuracy = scores[f"{task}/jointDataset/test/accuracy"]
+                assert accuracy >= 0.9, (task, accuracy)
+            losses = trainer.history["model/all/train/loss"]
+            assert losses[-1] < losses[0] / 2, losses
+            """,
+        ),
+    ],
     "10_your_turn_auxiliary.ipynb": [
         Claim(
             "the reference answer meets the goal: inverted circle, 64-64 trunk, +3.5 points and 4 of 5 seeds",
