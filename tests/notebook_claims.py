@@ -112,6 +112,13 @@ CLAIMS: dict[str, list[Claim]] = {
             assert min(accuracies.values()) >= 0.88, accuracies
             """,
         ),
+        Claim(
+            "going further: with 20 circle points, sharing the trunk with the inverted circle raises the circle's mean accuracy",
+            """
+            summary = helps.summary()
+            assert summary["gain_mean"] >= 0.02 and summary["shared_wins"] >= 4, summary
+            """,
+        ),
     ],
     "05_slicing.ipynb": [
         Claim(

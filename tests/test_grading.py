@@ -224,7 +224,8 @@ def test_the_notebook_time_limit_stops_a_slow_notebook_and_keeps_what_it_earned(
     records = {r["student"]: r for r in (json.loads(json.loads(line)["record"]) for line in _journal_lines(out))}
     assert records["slow_cells"]["seconds"] < 26  # stopped: its cells alone would sleep 25 s after the imports
     perfect = _results(out, "perfect")
-    assert perfect["score"] == 10 and perfect["output"] == ""
+    written = "your written answer ('written_boundaries') is not autograded: your instructor reads it."
+    assert perfect["score"] == 10 and perfect["output"] == written
 
 
 def test_the_journal_holds_only_the_graders_own_records(batch):
@@ -362,7 +363,10 @@ def test_release_stubs_solutions_drops_hidden_tests_and_outputs_and_stamps_the_a
     for cell, original in zip(student.cells, source.cells, strict=True):
         assert "### BEGIN" not in cell.source and "### END" not in cell.source
         if cell.cell_type != "code":
-            assert cell.source == re.sub(r"\[!\[Open In Colab\]\(.*\)\n\n", "", original.source)
+            if cell.metadata["nbgrader"]["solution"]:  # a written answer: the model answer is the instructor's
+                assert cell.source == "YOUR ANSWER HERE" != original.source
+            else:
+                assert cell.source == re.sub(r"\[!\[Open In Colab\]\(.*\)\n\n", "", original.source)
             continue
         assert cell.outputs == [] and cell.execution_count is None
         meta = cell.metadata["nbgrader"]
@@ -393,6 +397,10 @@ def test_the_source_carries_nbgrader_schema_3_metadata():
         assert re.fullmatch(r"[a-zA-Z0-9_\-]+", meta["grade_id"])
         assert all(isinstance(meta[k], bool) for k in ("grade", "solution", "locked"))
         ids.append(meta["grade_id"])
+        if cell.cell_type == "markdown" and meta["solution"]:
+            # A written answer: nbgrader's "manually graded answer", worth no autograded points.
+            assert meta["grade"] and not meta["locked"] and meta["points"] == 0
+            continue
         solution = "### BEGIN SOLUTION" in cell.source
         assert meta["solution"] == solution and solution == ("### END SOLUTION" in cell.source)
         if meta["solution"]:
@@ -405,7 +413,11 @@ def test_the_source_carries_nbgrader_schema_3_metadata():
         else:
             assert "points" not in meta and "HIDDEN TESTS" not in cell.source
     assert len(ids) == len(set(ids)), "grade_ids must be unique"
-    graded = {m["grade_id"]: m["points"] for m in (c.metadata["nbgrader"] for c in notebook.cells) if m["grade"]}
+    graded = {
+        m["grade_id"]: m["points"]
+        for m in (c.metadata["nbgrader"] for c in notebook.cells)
+        if m["grade"] and m["points"]
+    }
     assert graded == POINTS
 
 

@@ -25,7 +25,10 @@ HEAD = "inv_circle_head"
 TASKS = ("circle_task", "square_task", TASK)
 MODULES = ("base_mlp", "circle_head", "square_head", HEAD)
 MIN_ACCURACY = 0.85  # above every task's majority class (at most 0.79)
-REFERENCE_SEED = 123
+# The training check scores on data of another seed than the notebook's 123:
+# 80% of seed 123's points are the training set, where a lookup table that
+# memorised them would score 1.00.
+FRESH_SEED = 4242
 
 
 def _not_attempted(value: Any, what: str) -> None:
@@ -219,7 +222,7 @@ def evaluate_training(model: Any, dataloaders: Any) -> str:
         raise Incorrect(
             f"your dataloaders have no 'train' loader for {TASK!r}: pass all_dataloaders = [*dataloaders, inv_dataloader]."
         )
-    reference = make_tutorial_dataloaders(TASKS, seed=REFERENCE_SEED)
+    reference = make_tutorial_dataloaders(TASKS, seed=FRESH_SEED)  # 1000 unseen points a task
     accuracy = {}
     for task in TASKS:
         loaders = [d for d in reference if task in d.dataset.Y_dict]

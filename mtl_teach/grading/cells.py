@@ -4,7 +4,14 @@ A source notebook marks its cells with nbgrader's schema-3 metadata
 (``metadata.nbgrader``: ``grade_id``, ``solution``, ``grade``, ``locked``,
 ``points``). Solution regions (``### BEGIN SOLUTION`` ... ``### END
 SOLUTION``) become a stub in the student copy, and hidden tests (``### BEGIN
-HIDDEN TESTS`` ... ``### END HIDDEN TESTS``) are removed from it.
+HIDDEN TESTS`` ... ``### END HIDDEN TESTS``) are removed from it. A Markdown
+solution cell is a written answer (nbgrader's "manually graded answer"): the
+student copy gets ``YOUR ANSWER HERE``, and the grader never scores it; the
+instructor reads it in the submission.
+
+A code cell tagged ``grader-skip`` (e.g. an optional "going further"
+experiment after the graded steps) runs for the student but not at grading,
+so it costs the class no time.
 
 At grading time :func:`assemble` lays the submission over the source: every
 cell comes from the source (hidden tests and locked cells restored) except
@@ -22,6 +29,8 @@ from typing import Any
 import nbformat
 
 STUB = "# YOUR CODE HERE\nraise NotImplementedError"
+WRITTEN_STUB = "YOUR ANSWER HERE"
+SKIP_TAG = "grader-skip"
 _REGION = re.compile(
     r"^([ \t]*)### BEGIN (SOLUTION|HIDDEN TESTS)[ \t]*\n(.*?)^[ \t]*### END \2[ \t]*(?:\n|\Z)", re.M | re.S
 )
@@ -44,13 +53,38 @@ def is_solution(cell: Any) -> bool:
     return bool(nbgrader_meta(cell).get("solution")) and cell.get("cell_type") == "code"
 
 
+def is_written_answer(cell: Any) -> bool:
+    """A Markdown solution cell: the student writes prose, the instructor grades it by hand."""
+    return bool(nbgrader_meta(cell).get("solution")) and cell.get("cell_type") == "markdown"
+
+
 def graded_cells(source: Any) -> dict[str, int]:
-    """``{grade_id: points}`` of the source's graded cells, in notebook order."""
+    """``{grade_id: points}`` of the source's autograded (code) cells, in notebook order."""
     return {
         grade_id(c): int(nbgrader_meta(c).get("points", 0))
         for c in source.cells
-        if nbgrader_meta(c).get("grade") and grade_id(c)
+        if nbgrader_meta(c).get("grade") and grade_id(c) and c.get("cell_type") == "code"
     }
+
+
+def _text(cell: Any) -> str:
+    text = cell.get("source", "")
+    return "".join(text) if isinstance(text, list) else str(text)
+
+
+def written_answer_notes(source: Any, submission: Any) -> list[str]:
+    """One note per written answer of ``source``: left empty, or waiting for the instructor."""
+    answers = {grade_id(c): _text(c).strip() for c in submission.cells if is_written_answer(c) and grade_id(c)}
+    notes = []
+    for cell in source.cells:
+        gid = grade_id(cell)
+        if not (is_written_answer(cell) and gid):
+            continue
+        if answers.get(gid, WRITTEN_STUB) in ("", WRITTEN_STUB):
+            notes.append(f"your written answer ({gid!r}) is empty: write it in its cell; your instructor reads it.")
+        else:
+            notes.append(f"your written answer ({gid!r}) is not autograded: your instructor reads it.")
+    return notes
 
 
 def release_source(text: str) -> str:
@@ -73,6 +107,8 @@ def release_notebook(source: Any, assignment: str) -> Any:
             cell.source = release_source(cell.source)
             cell.outputs = []
             cell.execution_count = None
+        elif is_written_answer(cell):
+            cell.source = WRITTEN_STUB  # the source holds the model answer
         cell.metadata.pop("execution", None)
     student.metadata["mtl_teach"] = {"assignment": assignment}
     return student
@@ -104,7 +140,7 @@ def assemble(source: Any, submission: Any) -> Assembly:
     untagged, re-tagged or edited student code runs after the cell that
     preceded it in the student's notebook.
     """
-    notes: list[str] = []
+    notes: list[str] = written_answer_notes(source, submission)
     source_ids = {grade_id(c) for c in source.cells if grade_id(c)}
     solution_ids = {grade_id(c) for c in source.cells if is_solution(c) and grade_id(c)}
     source_text = {grade_id(c): c.source for c in source.cells if grade_id(c)}
@@ -150,7 +186,7 @@ def assemble(source: Any, submission: Any) -> Assembly:
     first_solution = True
     for cell in source.cells:
         gid = grade_id(cell)
-        if cell.cell_type != "code":
+        if cell.cell_type != "code" or SKIP_TAG in cell.get("metadata", {}).get("tags", []):
             continue
         if is_solution(cell) and first_solution:
             cells += [_fresh_code_cell(text) for text in extras.pop(None, [])]

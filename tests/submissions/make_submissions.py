@@ -271,7 +271,7 @@ MAKERS: dict[str, Callable[[], Any]] = {
 
 # Not in the committed batch: tests/test_grading.py grades it on its own with a short
 # --notebook-timeout. Each cell sleeps well under the cell time limit; together they run over.
-SLOW_CELLS = with_cells_after("check_model", *["import time\n\ntime.sleep(3)"] * 5)
+SLOW_CELLS = with_cells_after("check_model", *["import time\n\ntime.sleep(5)"] * 5)
 
 
 def main() -> None:
