@@ -68,17 +68,38 @@ def _journal_lines(out: Path) -> list[str]:
     return (out / ".mtl-grade" / "journal.jsonl").read_text().splitlines()
 
 
+def _journal_students(out: Path) -> list[str]:
+    return [json.loads(line)["student"] for line in _journal_lines(out)]
+
+
+def _environment() -> dict[str, str]:
+    """Hashes of what no kernel may change: the source notebooks, the package, site-packages' top level."""
+    site = Path(nbformat.__file__).resolve().parents[1]
+    files = [*sorted((ROOT / "notebooks").glob("*.ipynb")), *sorted((ROOT / "mtl_teach").rglob("*.py"))]
+    listing = {"site-packages": "\n".join(sorted(p.name for p in site.iterdir()))}
+    listing["checkout"] = "\n".join(sorted(p.name for p in ROOT.iterdir()))
+    return {**{str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}, **listing}
+
+
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
     """Grade every committed submission once: the real CLI, real kernels, ``--jobs 2``."""
-    before = _hashes(SUBMISSIONS)
+    before, environment = _hashes(SUBMISSIONS), _environment()
     out = tmp_path_factory.mktemp("batch") / "grades"
     paths = sorted(SUBMISSIONS.glob("*.ipynb"))
     started = time.monotonic()
     done = _grade(*paths, "--out", out, "--jobs", "2", *LIMITS)
+    seconds = time.monotonic() - started
     time.sleep(2)  # cheat_daemon's daemon strikes once the grader exits, if it is still alive
     return SimpleNamespace(
-        out=out, done=done, before=before, seconds=time.monotonic() - started, students=[p.stem for p in paths]
+        out=out,
+        done=done,
+        before=before,
+        environment=environment,
+        journal=_journal_lines(out),
+        grades=(out / "grades.csv").read_text(),
+        seconds=seconds,
+        students=[p.stem for p in paths],
     )
 
 
@@ -102,6 +123,9 @@ def test_every_case_of_the_issue_has_a_committed_submission():
         "cheat_edit_tests",
         "cheat_output_folder",
         "cheat_daemon",
+        "cheat_escape",
+        "cheat_neighbours",
+        "cheat_leak",
     }
     assert cases <= set(EXPECTED)
     assert {p.stem for p in SUBMISSIONS.glob("*.ipynb")} == set(EXPECTED)
@@ -149,24 +173,32 @@ def test_feedback_shows_each_item_its_points_and_its_reason(batch, student):
 
 def test_grades_csv_has_one_row_per_student_and_one_column_per_item(batch):
     header = (batch.out / "grades.csv").read_text().splitlines()[0]
-    assert header == "student,total,max_score," + ",".join(ITEMS)
+    assert header == "student,total,max_score," + ",".join(ITEMS) + ",sandboxed"
     rows = _rows(batch.out)
     assert [r["student"] for r in rows] == sorted(EXPECTED)
     for row in rows:
         expected = EXPECTED[row["student"]]
         assert int(row["total"]) == expected["total"] and row["max_score"] == "10"
         assert [int(row[i]) for i in ITEMS] == [expected["items"][i][0] for i in ITEMS]
+        assert row["sandboxed"] == "yes"
 
 
 def test_submissions_are_never_modified(batch):
     assert _hashes(SUBMISSIONS) == batch.before
 
 
+def test_no_kernel_changed_the_environment_the_source_or_the_checkout(batch):
+    # cheat_escape tried each (its notes say the sandbox held); nothing outside the kernels' scratch changed.
+    assert _environment() == batch.environment
+
+
 def test_a_submission_writing_into_the_output_folder_changes_no_grade(batch):
-    # The cheats really ran: the grader found their lines in its journal and removed them...
-    assert "lines not written by the grader were removed from the journal" in batch.done.stderr
-    assert not any('"sig": "' + "0" * 64 in line for line in _journal_lines(batch.out))
-    # ...and every file they wrote was rebuilt from the grader's own records.
+    # The cheats ran (their errors are in their feedback) but never reached the folder: nothing to remove...
+    assert "lines not written by the grader" not in batch.done.stderr
+    assert not (batch.out / ".mtl-grade" / "key").exists()
+    # ...and 2 s after the grader exited (cheat_daemon's daemon would strike then) nothing has changed.
+    assert _journal_lines(batch.out) == batch.journal
+    assert (batch.out / "grades.csv").read_text() == batch.grades
     assert _results(batch.out, "cheat_output_folder")["score"] == 2
     assert "Score: 2 / 10" in (batch.out / "feedback" / "cheat_output_folder.html").read_text()
     row = next(r for r in _rows(batch.out) if r["student"] == "cheat_output_folder")
@@ -221,17 +253,52 @@ def test_the_notebook_time_limit_stops_a_slow_notebook_and_keeps_what_it_earned(
     interrupted = "TimeoutError: the notebook ran over its time limit of 20 s in this cell, which was interrupted"
     assert interrupted in slow["output"]
     assert html.escape(hit) in (out / "feedback" / "slow_cells.html").read_text()
-    records = {r["student"]: r for r in (json.loads(json.loads(line)["record"]) for line in _journal_lines(out))}
+    records = {r["student"]: r for r in map(json.loads, _journal_lines(out))}
     assert records["slow_cells"]["seconds"] < 26  # stopped: its cells alone would sleep 25 s after the imports
     perfect = _results(out, "perfect")
     written = "your written answer ('written_boundaries') is not autograded: your instructor reads it."
     assert perfect["score"] == 10 and perfect["output"] == written
 
 
+def test_no_sandbox_grades_anyway_says_so_and_still_drops_what_a_kernel_wrote(tmp_path):
+    # Without the sandbox cheat_output_folder does reach the folder: its files are rebuilt, its journal line dropped.
+    out = tmp_path / "grades"
+    paths = [SUBMISSIONS / "cheat_output_folder.ipynb", SUBMISSIONS / "perfect.ipynb"]
+    done = _grade(*paths, "--out", out, "--jobs", "1", "--no-sandbox", *LIMITS)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "lines not written by the grader were removed from the journal" in done.stderr
+    assert _journal_students(out) == ["cheat_output_folder", "perfect"]
+    assert [(r["student"], r["total"], r["sandboxed"]) for r in _rows(out)] == [
+        ("cheat_output_folder", "2", "no"),
+        ("perfect", "10", "no"),
+    ]
+    note = "graded without a sandbox (--no-sandbox): your code ran with the grader's permissions."
+    assert note in _results(out, "perfect")["output"]
+    assert html.escape(note) in (out / "feedback" / "perfect.html").read_text()
+    # A later --resume with the sandbox on grades them again: the records say how they were graded.
+    again = _grade(*paths, "--out", out, "--resume", "--jobs", "1", *LIMITS)
+    assert "graded 2, skipped 0 already graded" in again.stdout, again.stdout + again.stderr
+    assert [r["sandboxed"] for r in _rows(out)] == ["yes", "yes"]
+
+
+@pytest.mark.parametrize(
+    ("bwrap", "cause"),
+    [("/nonexistent/bwrap", "could not be run"), ("/bin/false", "failed to start a sandbox")],
+    ids=["missing", "refused"],
+)
+def test_grade_stops_with_the_cause_and_the_fix_when_no_sandbox_can_start(tmp_path, bwrap, cause):
+    env = {**ENV, "MTL_TEACH_BWRAP": bwrap}
+    command = [sys.executable, "-m", "mtl_teach", "grade", str(SUBMISSIONS / "perfect.ipynb"), "--out", str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2
+    assert "grade runs each kernel in a bubblewrap sandbox, which cannot start here; got " in done.stderr
+    assert cause in done.stderr and "--no-sandbox" in done.stderr, done.stderr
+    assert not (tmp_path / "grades.csv").exists()
+
+
 def test_the_journal_holds_only_the_graders_own_records(batch):
-    # cheat_daemon read the key and appended validly signed 10/10 records for everyone.
-    students = [json.loads(json.loads(line)["record"])["student"] for line in _journal_lines(batch.out)]
-    assert sorted(students) == sorted(EXPECTED)
+    # cheat_daemon looked for the grader to append forged 10/10 records for everyone.
+    assert sorted(_journal_students(batch.out)) == sorted(EXPECTED)
 
 
 def test_resume_regrades_nothing_already_graded(batch, tmp_path):
@@ -258,13 +325,12 @@ def test_resume_continues_an_interrupted_batch(tmp_path):
     process.wait()
     process.stdout.close()
     assert first == "a_first: 0/10\n"
-    assert [json.loads(json.loads(line)["record"])["student"] for line in _journal_lines(out)] == ["a_first"]
+    assert _journal_students(out) == ["a_first"]
     done = _grade(*paths, "--out", out, "--resume", "--jobs", "1", *LIMITS)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "a_first" not in done.stdout.split("graded ")[0]
     assert "graded 2, skipped 1 already graded" in done.stdout
-    records = [json.loads(json.loads(line)["record"])["student"] for line in _journal_lines(out)]
-    assert sorted(records) == ["a_first", "b_second", "c_third"]
+    assert sorted(_journal_students(out)) == ["a_first", "b_second", "c_third"]
     assert [r["student"] for r in _rows(out)] == ["a_first", "b_second", "c_third"]
     assert _results(out, "b_second")["tests"][0]["output"].startswith("not attempted: inv_dataloader is still None")
 

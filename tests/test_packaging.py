@@ -21,7 +21,8 @@ def _pyproject() -> dict:
 
 def test_every_runtime_dependency_is_pinned_and_torch_is_the_cpu_pin() -> None:
     deps = _pyproject()["project"]["dependencies"]
-    assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][0-9A-Za-z.]*", d) for d in deps), deps
+    marker = r"(; sys_platform == '[a-z]+')?"  # e.g. the grader's bwrap, which exists only on Linux
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][0-9A-Za-z.]*" + marker, d) for d in deps), deps
     assert "torch==2.13.0" in deps  # a bare "torch" pulls a multi-GB CUDA build
 
 

@@ -7,6 +7,7 @@ lowered, so the student's code cannot raise them again.
 - ``MTL_GRADER_MEMORY_MB``: address-space cap (``RLIMIT_AS``); allocations
   beyond it raise ``MemoryError`` instead of exhausting the machine.
 - ``MTL_GRADER_FILE_MB``: largest file the kernel may write (``RLIMIT_FSIZE``).
+- ``MTL_GRADER_CPU_S``: CPU seconds (``RLIMIT_CPU``); past it the kernel is killed.
 """
 
 import os
@@ -28,6 +29,9 @@ _memory = int(os.environ.pop("MTL_GRADER_MEMORY_MB", "0") or 0)
 if _memory > 0:
     _limit(resource.RLIMIT_AS, _memory * 2**20)
 _limit(resource.RLIMIT_FSIZE, int(os.environ.pop("MTL_GRADER_FILE_MB", "64") or 64) * 2**20)
+_cpu = int(os.environ.pop("MTL_GRADER_CPU_S", "0") or 0)
+if _cpu > 0:
+    _limit(resource.RLIMIT_CPU, _cpu)
 _limit(resource.RLIMIT_CORE, 0)
 
 from ipykernel import kernelapp  # noqa: E402

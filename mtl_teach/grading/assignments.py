@@ -1,7 +1,11 @@
 """Known assignments: name -> the exercise module whose checks grade it.
 
-The source notebook of assignment ``NAME`` is ``notebooks/NAME.ipynb`` in the
-repository (``--source`` points elsewhere).
+The registry and the checks ship in the installed package. The instructor's
+source notebooks (solutions and hidden tests) do not: they would be readable
+by every graded kernel, which sees the package. ``grade`` looks for
+``notebooks/NAME.ipynb`` under the current folder, then in the checkout the
+package was installed from (an editable install); ``--source`` points
+elsewhere.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ ASSIGNMENTS: dict[str, str] = {
     "09_your_turn_pcgrad": "mtl_teach.exercises.pcgrad",
     "10_your_turn_auxiliary": "mtl_teach.exercises.auxiliary",
 }
-SOURCE_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+CHECKOUT_NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def exercise_module(assignment: str) -> str:
@@ -32,12 +36,24 @@ def exercise_module(assignment: str) -> str:
 
 def source_notebook(assignment: str, source: str | None = None) -> Path:
     """The instructor's source notebook (with solutions and hidden tests)."""
-    path = Path(source) if source else SOURCE_DIR / f"{assignment}.ipynb"
-    if not path.is_file():
-        fail(
-            "--source",
-            "must be the assignment's source notebook",
-            str(path),
-            "pass --source path/to/the/instructor/notebook.ipynb.",
-        )
-    return path
+    if source:
+        path = Path(source)
+        if not path.is_file():
+            fail(
+                "--source",
+                "must be the assignment's source notebook",
+                str(path),
+                "pass --source path/to/the/instructor/notebook.ipynb.",
+            )
+        return path
+    looked = [Path("notebooks") / f"{assignment}.ipynb", CHECKOUT_NOTEBOOKS / f"{assignment}.ipynb"]
+    for path in looked:
+        if path.is_file():
+            return path
+    fail(
+        "--source",
+        f"is needed: no source notebook for {assignment!r} was found",
+        " or ".join(str(p) for p in looked),
+        "pass --source path/to/the/instructor/notebook.ipynb (the solution notebook release was run on).",
+        raw=True,
+    )

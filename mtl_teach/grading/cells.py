@@ -87,6 +87,27 @@ def written_answer_notes(source: Any, submission: Any) -> list[str]:
     return notes
 
 
+def hidden_lines(source: Any) -> list[str]:
+    """Each line of the source's hidden tests and solutions (stripped, long enough to matter), longest first."""
+    found = {
+        line.strip()
+        for cell in source.cells
+        if cell.cell_type == "code"
+        for match in _REGION.finditer(_text(cell))
+        for line in match.group(3).splitlines()
+        if len(line.strip()) >= 8
+    }
+    return sorted(found, key=len, reverse=True)
+
+
+def redact(text: str, lines: list[str]) -> str:
+    """``text`` with every line of ``lines`` in it replaced, so feedback never echoes the answer key."""
+    for line in lines:
+        if line in text:
+            text = text.replace(line, "[hidden]")
+    return text
+
+
 def release_source(text: str) -> str:
     """Replace solution regions by the stub and drop hidden-test regions."""
 

@@ -27,6 +27,7 @@ from mtl_teach.grading.cells import graded_cells
 from mtl_teach.grading.kernel import Limits
 from mtl_teach.grading.report import STATE, Journal, write_outputs
 from mtl_teach.grading.runner import Job, SubmissionError, read_submission
+from mtl_teach.grading.sandbox import SandboxUnavailable, probe
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--memory-mb", type=int, default=4096, help="memory (address space) limit per kernel in MiB (default 4096)"
+    )
+    parser.add_argument(
+        "--no-sandbox",
+        dest="sandbox",
+        action="store_false",
+        help="run kernels without the bubblewrap sandbox, as your own user (only for code you trust; "
+        "grades.csv and the feedback say so)",
     )
     parser.add_argument(
         "--resume",
@@ -181,6 +189,17 @@ def run(args: argparse.Namespace) -> int:
             str(out),
             "pass --resume to continue that batch, or choose a new --out.",
         )
+    if args.sandbox:
+        try:
+            probe()
+        except SandboxUnavailable as error:
+            fail(
+                "grade",
+                "runs each kernel in a bubblewrap sandbox, which cannot start here",
+                error.cause,
+                error.fix,
+                raw=True,
+            )
     assignment = _assignment(paths, args.assignment)
     source = source_notebook(assignment, args.source)
     import nbformat
@@ -192,7 +211,13 @@ def run(args: argparse.Namespace) -> int:
     jobs, skipped = [], 0
     for path in paths:
         job = Job(
-            str(path.resolve()), path.stem, str(source.resolve()), exercise_module(assignment), assignment, limits
+            str(path.resolve()),
+            path.stem,
+            str(source.resolve()),
+            exercise_module(assignment),
+            assignment,
+            limits,
+            sandbox=args.sandbox,
         )
         done = records.get(path.stem)
         if (
@@ -201,6 +226,7 @@ def run(args: argparse.Namespace) -> int:
             and not done.get("grader_failed")  # the grader failed on it last time: grade it again
             and done.get("sha256") == _sha256(path)
             and done.get("assignment") == assignment
+            and done.get("sandbox", True) == args.sandbox
         ):
             skipped += 1
             continue

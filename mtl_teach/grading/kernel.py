@@ -31,6 +31,8 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 
+from mtl_teach.grading.sandbox import sandboxed
+
 KERNEL_NAME = "mtl-grader"
 LAUNCHER = Path(__file__).with_name("_kernel_launcher.py")
 
@@ -45,6 +47,7 @@ class Limits:
     output_bytes: int = 100_000
     notebook_output_bytes: int = 1_000_000
     file_mb: int = 64
+    tmp_mb: int = 256  # each of the sandbox's /tmp and working folder (tmpfs)
 
 
 KERNEL_FAILED = "not run: the grader's kernel failed"  # before any cell ran: the grader's fault, not the student's
@@ -118,17 +121,25 @@ def _kernel_env(home: Path, limits: Limits) -> dict[str, str]:
         PYTHONDONTWRITEBYTECODE="1",
         MTL_GRADER_MEMORY_MB=str(limits.memory_mb),
         MTL_GRADER_FILE_MB=str(limits.file_mb),
+        # CPU seconds: the notebook's wall time with room for a second thread; past it the kernel is killed.
+        MTL_GRADER_CPU_S=str(int(2 * limits.notebook_timeout) + 60),
     )
     return env
 
 
-def _write_kernelspec(folder: Path) -> Path:
+def _write_kernelspec(folder: Path, workdir: Path, writable: list[Path], limits: Limits, bwrap: str | None) -> Path:
     spec = folder / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, str(LAUNCHER), "-f", "{connection_file}"]
-    (spec / "kernel.json").write_text(
-        json.dumps({"argv": argv, "display_name": "mtl-teach grader", "language": "python"})
-    )
+    if bwrap:
+        # JPY_PARENT_PID: the kernel would poll that pid, which its PID namespace cannot see, and exit.
+        argv = sandboxed(
+            argv, bwrap=bwrap, writable=[folder, *writable], workdir=workdir, tmp_mb=limits.tmp_mb,
+            env_unset=("JPY_PARENT_PID",),
+        )  # fmt: skip
+    # Interrupts as messages: a signal to bwrap would not reach the kernel in its own session.
+    spec_json = {"argv": argv, "display_name": "mtl-teach grader", "language": "python", "interrupt_mode": "message"}
+    (spec / "kernel.json").write_text(json.dumps(spec_json))
     return folder / "kernels"
 
 
@@ -154,16 +165,36 @@ def _run_cell(client: _CappedClient, cell: Any, index: int, limits: Limits, left
     return CellRun(run.status, run.reason, client.dropped.get(index, 0), out_of_time)
 
 
-def run_cells(sources: list[str], workdir: Path, private: Path, limits: Limits) -> list[CellRun]:
+def run_cells(
+    sources: list[str],
+    workdir: Path,
+    private: Path,
+    limits: Limits,
+    *,
+    writable: tuple[Path, ...] = (),
+    bwrap: str | None = None,
+) -> list[CellRun]:
     """Run ``sources`` in order in a new kernel whose cwd is ``workdir``.
 
-    ``private`` is a scratch folder for the kernel's home and kernelspec.
+    ``private`` is a scratch folder for the kernel's home, its kernelspec,
+    connection file and sockets. With ``bwrap`` (from
+    :func:`~mtl_teach.grading.sandbox.probe`) the kernel runs in a sandbox
+    where ``workdir`` is a fresh tmpfs and only ``private`` and ``writable``
+    are writable; without it, as this process's user.
     Never raises for anything the code in the cells does.
     """
     cells = [nbformat.v4.new_code_cell(text) for text in sources]
     notebook = nbformat.v4.new_notebook(cells=cells)
-    specs = KernelSpecManager(kernel_dirs=[str(_write_kernelspec(private))], ensure_native_kernel=False)
-    km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
+    kernels = _write_kernelspec(private, workdir, list(writable), limits, bwrap)
+    specs = KernelSpecManager(kernel_dirs=[str(kernels)], ensure_native_kernel=False)
+    # ZMQ over Unix sockets inside ``private``: no TCP port another kernel or local user could connect to.
+    km = AsyncKernelManager(
+        kernel_name=KERNEL_NAME,
+        kernel_spec_manager=specs,
+        transport="ipc",
+        ip=str(private / "kernel"),
+        connection_file=str(private / "connection.json"),
+    )
     client = _CappedClient(
         notebook,
         km=km,

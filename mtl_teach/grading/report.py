@@ -1,21 +1,18 @@
-"""Write grades: a signed journal (for --resume), grades.csv, HTML feedback, Gradescope JSON.
+"""Write grades: a journal (for --resume), grades.csv, HTML feedback, Gradescope JSON.
 
 Every output is rebuilt from the journal, which only the grader's process
-writes, one line per finished submission, each signed with a key kept in
-the output folder. A file a student's code drops into the folder is
-overwritten, and a forged journal line fails its signature.
+writes, one line per finished submission. Sandboxed kernels cannot see the
+output folder at all; without the sandbox, a file a student's code drops into
+the folder is overwritten, and lines it adds to the journal are dropped.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import html
 import io
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -30,26 +27,35 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-class Journal:
-    """Append-only record of graded submissions in ``out/.mtl-grade/journal.jsonl``.
+def _record(line: str) -> dict[str, Any] | None:
+    """The record on one journal line, or None for a torn or foreign line."""
+    try:
+        record = json.loads(line)
+        if isinstance(record, dict) and set(record) == {"record", "sig"}:  # a signed line, from earlier versions
+            record = json.loads(record["record"])
+    except (ValueError, TypeError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("student"), str) else None
 
-    The validly signed lines are read once and kept in memory; that copy is
-    the truth. A student's code runs as the same user and can read the key, so
-    before each append (and by :meth:`restore` at the end of a batch) the file
-    is put back to exactly what this process wrote, dropping anything else.
+
+class Journal:
+    """Append-only record of graded submissions in ``out/.mtl-grade/journal.jsonl``, one JSON record a line.
+
+    The lines are read once and kept in memory; that copy is the truth. The
+    journal is not signed: a key a kernel could read would add code, not
+    protection. Instead the sandbox (:mod:`~mtl_teach.grading.sandbox`) keeps
+    every kernel away from the output folder, and with ``--no-sandbox``
+    (trusted code only) the file is still put back to exactly what this
+    process wrote before each append and by :meth:`restore` at the end of a
+    batch, dropping anything else.
     """
 
     def __init__(self, out: Path) -> None:
         self.folder = out / STATE
         self.folder.mkdir(parents=True, exist_ok=True)
-        key_file = self.folder / "key"
-        if not key_file.exists():
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-        self.key = key_file.read_text().strip().encode()
+        (self.folder / "key").unlink(missing_ok=True)  # left by versions that signed their lines
         self.path = self.folder / "journal.jsonl"
-        self._lines = [line for line in self._read().splitlines() if self._record(line) is not None]
+        self._lines = [line for line in self._read().splitlines() if _record(line) is not None]
         self.tampered = False  # set once foreign lines have been removed
 
     def __repr__(self) -> str:
@@ -61,20 +67,6 @@ class Journal:
         except FileNotFoundError:
             return ""
 
-    def _sign(self, payload: str) -> str:
-        return hmac.new(self.key, payload.encode(), hashlib.sha256).hexdigest()
-
-    def _record(self, line: str) -> dict[str, Any] | None:
-        try:
-            entry = json.loads(line)
-            payload = entry["record"]
-            if hmac.compare_digest(self._sign(payload), str(entry["sig"])):
-                record = json.loads(payload)
-                return record if isinstance(record, dict) and "student" in record else None
-        except (ValueError, KeyError, TypeError):
-            pass  # a torn or foreign line
-        return None
-
     def restore(self) -> bool:
         """Put the file back to exactly the lines this process knows; True if it had been changed."""
         expected = "".join(f"{line}\n" for line in self._lines)
@@ -85,8 +77,7 @@ class Journal:
         return True
 
     def append(self, record: dict[str, Any]) -> None:
-        payload = json.dumps(record, sort_keys=True)
-        line = json.dumps({"record": payload, "sig": self._sign(payload)})
+        line = json.dumps(record, sort_keys=True)
         self.restore()
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
@@ -98,7 +89,7 @@ class Journal:
         """The latest record of each student, from the lines this process trusts."""
         latest: dict[str, dict[str, Any]] = {}
         for line in self._lines:
-            record = self._record(line)
+            record = _record(line)
             if record is not None:
                 latest[record["student"]] = record
         return latest
@@ -154,14 +145,19 @@ def _cell(text: str) -> str:
 
 
 def grades_csv(records: dict[str, dict[str, Any]], item_ids: list[str]) -> str:
-    """``student,total,max_score,<item>...``, one row per student, sorted."""
+    """``student,total,max_score,<item>...,sandboxed``, one row per student, sorted.
+
+    ``sandboxed`` is ``yes`` when the student's kernel ran in the sandbox, ``no`` under ``--no-sandbox``.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", "total", "max_score", *item_ids])
+    writer.writerow(["student", "total", "max_score", *item_ids, "sandboxed"])
     for student in sorted(records):
         record = records[student]
         points = {item["grade_id"]: item["points"] for item in record["items"]}
-        writer.writerow([_cell(student), record["total"], record["max_score"], *(points.get(i, 0) for i in item_ids)])
+        sandboxed = "yes" if record.get("sandbox", False) else "no"
+        row = [_cell(student), record["total"], record["max_score"], *(points.get(i, 0) for i in item_ids)]
+        writer.writerow([*row, sandboxed])
     return buffer.getvalue()
 
 

@@ -24,11 +24,13 @@ from typing import Any
 import nbformat
 
 from mtl_teach.grading import export
-from mtl_teach.grading.cells import assemble, graded_cells
+from mtl_teach.grading.cells import assemble, graded_cells, hidden_lines, redact
 from mtl_teach.grading.kernel import KERNEL_FAILED, CellRun, Limits, run_cells
 from mtl_teach.grading.rebuild import MISSING, RebuildError, rebuild
+from mtl_teach.grading.sandbox import probe
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
+NO_SANDBOX = "graded without a sandbox (--no-sandbox): your code ran with the grader's permissions."
 # Loaded afresh from its file, so patching the imported module changes nothing.
 EXPORT = """import importlib.util as _mtl_util
 _mtl_spec = _mtl_util.spec_from_file_location("_mtl_grader_export", {module!r})
@@ -48,6 +50,7 @@ class Job:
     exercise: str
     assignment: str
     limits: Limits
+    sandbox: bool = True  # False: --no-sandbox, the kernel runs as the grader's user
 
 
 class SubmissionError(Exception):
@@ -151,6 +154,7 @@ def grade_submission(job: Job) -> dict[str, Any]:
         "student": job.student,
         "submission": job.submission,
         "assignment": job.assignment,
+        "sandbox": job.sandbox,
         "notes": [],
     }
     try:
@@ -180,7 +184,10 @@ def grade_submission(job: Job) -> dict[str, Any]:
                             EXPORT.format(module=export.__file__, path=str(answers / f"{gid}.pt"), names=names)
                         )
                         labels.append("the grader's answer export")
-            runs = run_cells(sources, work, private, job.limits)
+            bwrap = probe() if job.sandbox else None
+            runs = run_cells(sources, work, private, job.limits, writable=(answers,), bwrap=bwrap)
+            secret = hidden_lines(source)  # a student's exception text may quote the hidden tests
+            runs = [CellRun(r.status, redact(r.reason, secret), r.dropped, r.out_of_time) for r in runs]
             if runs and all(run.status == "not_run" and run.reason.startswith(KERNEL_FAILED) for run in runs):
                 record["grader_failed"] = True  # no cell ran: --resume grades it again
             record["notes"] = [*assembly.notes, *limit_notes(labels, runs, job.limits)]
@@ -193,6 +200,8 @@ def grade_submission(job: Job) -> dict[str, Any]:
                 for label, run in zip(labels, runs, strict=True)
                 if run.status in ("error", "dead")
             ][:20]
+    if not job.sandbox:
+        record["notes"].append(NO_SANDBOX)
     record["items"] = items
     record["total"] = sum(item["points"] for item in items)
     record["max_score"] = sum(points.values())

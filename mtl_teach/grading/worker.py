@@ -20,7 +20,8 @@ import signal
 import sys
 import time
 import traceback
-from pathlib import Path
+
+import psutil
 
 from mtl_teach.grading.kernel import Limits
 from mtl_teach.grading.runner import Job, grade_submission
@@ -35,20 +36,16 @@ def _become_subreaper() -> None:
 
 
 def _descendants(root: int) -> list[int]:
-    """Process ids below ``root`` in the process tree (from /proc; empty elsewhere)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
-        except (OSError, ValueError, IndexError):
-            continue  # gone, or not a process
-        if state != "Z":  # a zombie is already dead; reaping it is enough
-            children.setdefault(int(parent), []).append(int(entry.name))
-    found, stack = [], [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
+    """Process ids below ``root`` in the process tree, zombies left out (reaping them is enough)."""
+    try:
+        children = psutil.Process(root).children(recursive=True)
+    except psutil.Error:
+        return []
+    found = []
+    for child in children:
+        with contextlib.suppress(psutil.Error):  # gone while we looked
+            if child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child.pid)
     return found
 
 

