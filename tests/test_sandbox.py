@@ -7,7 +7,6 @@ one can fail (the kernel then sees what the sandbox hides).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from pathlib import Path
@@ -27,8 +26,9 @@ PROBES = {
     "checkout hidden": f"import os\nassert not os.path.exists({str(ROOT / 'notebooks')!r})",
     "package read-only": (
         "import mtl_teach, pathlib\n"
-        "try:\n    (pathlib.Path(mtl_teach.__file__).parent / 'x.py').write_text('')\n"
-        "except OSError:\n    pass\nelse:\n    raise AssertionError('wrote into the package')"
+        "planted = pathlib.Path(mtl_teach.__file__).parent / 'sandbox_probe.txt'\n"
+        "try:\n    planted.write_text('')\n"
+        "except OSError:\n    pass\nelse:\n    planted.unlink()\n    raise AssertionError('wrote into the package')"
     ),
     "no network": (
         "import socket\n"
@@ -41,7 +41,9 @@ PROBES = {
         "except OSError:\n    pass\nelse:\n    raise AssertionError('wrote 9 MiB to an 8 MiB /tmp')"
     ),
     "read-only root": (
-        "try:\n    open('/escape', 'w')\nexcept OSError:\n    pass\nelse:\n    raise AssertionError('wrote to /')"
+        "import os\n"
+        "try:\n    open('/mtl-sandbox-probe', 'w').close()\n"
+        "except OSError:\n    pass\nelse:\n    os.unlink('/mtl-sandbox-probe')\n    raise AssertionError('wrote to /')"
     ),
     "answers writable": "open({answer!r}, 'w').write('42')",
     "leaves a daemon": (
@@ -96,8 +98,6 @@ def test_without_the_sandbox_the_same_probes_fail(tmp_path):
     finally:
         for process in _daemons():  # the unsandboxed daemon; the grader's worker would kill it
             process.kill()
-        with contextlib.suppress(OSError):
-            Path("/escape").unlink(missing_ok=True)  # written where the grader's user may write to /
 
 
 def test_the_sandbox_probe_is_cached_and_names_a_bwrap():

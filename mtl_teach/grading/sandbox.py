@@ -37,7 +37,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import mtl_teach
+PACKAGE = Path(__file__).resolve().parents[1]  # mtl_teach/, wherever it is installed
 
 # Why a probe fails on common systems, and the fix; shown with bwrap's own message.
 HOW_TO_FIX = (
@@ -83,7 +83,7 @@ def _readonly_roots() -> list[str]:
     roots.update(site.getsitepackages())
     if site.ENABLE_USER_SITE and site.getusersitepackages():
         roots.add(site.getusersitepackages())
-    roots.add(str(Path(mtl_teach.__file__).resolve().parent))  # an editable install lives in a checkout
+    roots.add(str(PACKAGE))  # an editable install lives in a checkout
     existing = sorted(str(Path(r).resolve()) for r in roots if r and Path(r).is_dir())
     # Drop folders inside another one already bound (sorted: a parent comes before its children).
     kept: list[str] = []
