@@ -6,8 +6,10 @@ runs with ``--jobs N``, nbconvert as N processes side by side, each executing
 its share of the notebooks (one nbconvert process executes its notebooks one
 after another). Runs are interleaved (A B A B ...) so a noisy neighbour slows
 both alike. The grader does more per notebook (hidden tests restored, answers
-exported and re-checked in its own process, limits, feedback files); the
-target is >= 80% of nbconvert's throughput.
+exported and re-checked in its own process, a sandbox, limits, feedback
+files) and less (it skips cells tagged ``grader-skip``: 04's figure and its
+"going further" experiment, which nbconvert runs); the target is >= 80% of
+nbconvert's throughput.
 
 Run: python benchmarks/bench_grading.py [--copies 40] [--jobs N] [--repeats 2]
 """
