@@ -119,10 +119,11 @@ def sandboxed(
     """
     size = str(tmp_mb * 2**20)
     args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    # /tmp first: mounted after the binds it would hide a Python environment or checkout that lives under /tmp.
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/tmp"]
     for root in _readonly_roots():
         args += ["--ro-bind", root, root]
     args += _system_links()
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/tmp"]
     for folder in writable:
         args += ["--bind", str(folder), str(folder)]
     args += ["--size", size, "--tmpfs", str(workdir), "--chdir", str(workdir)]
