@@ -143,7 +143,6 @@ attempts = {
     "rewrite the source notebook": lambda: open(checkout / "notebooks" / "04_your_turn.ipynb", "a").write(" "),
     "plant a .pth in site-packages": lambda: (site_packages / "zz_mtl_escape.pth").write_text("import os\\n"),
     "write into the package": lambda: (Path(mtl_teach.__file__).parent / "escape.py").write_text("x = 1\\n"),
-    "write into the checkout": lambda: (checkout / "escape.txt").write_text("x"),
     "reach the network": lambda: socket.create_connection(("1.1.1.1", 53), timeout=2),
     "resolve a name": lambda: socket.getaddrinfo("pypi.org", 443),
     "see the grader's processes": lambda: [p for p in os.listdir("/proc") if p.isdigit() and int(p) > 50] or 1 / 0,
