@@ -126,6 +126,7 @@ def test_every_case_of_the_issue_has_a_committed_submission():
         "cheat_escape",
         "cheat_neighbours",
         "cheat_leak",
+        "cheat_expand",
     }
     assert cases <= set(EXPECTED)
     assert {p.stem for p in SUBMISSIONS.glob("*.ipynb")} == set(EXPECTED)
@@ -233,6 +234,114 @@ def test_output_is_capped_per_cell_and_for_the_whole_notebook(tmp_path):
     assert runs[1].dropped >= 90_000  # over the cell's cap
     assert runs[2].dropped == 0  # under both caps: at most 4 + 10 + 8 kB kept so far
     assert runs[-1].dropped >= 8_000  # under the cell's cap, over the notebook's
+
+
+def test_display_updates_count_against_the_output_caps(tmp_path):
+    # update_display replaces earlier outputs in place, outside nbclient's output(): 300 small displays
+    # each updated to 100 kB would keep 30 MB. Beyond the caps the updates are dropped and counted.
+    (tmp_path / "work").mkdir()
+    (tmp_path / "private").mkdir()
+    source = (
+        "from IPython.display import display, update_display\n"
+        "for i in range(300):\n    display({'text/plain': 'x'}, raw=True, display_id=f'd{i}')\n"
+        "for i in range(300):\n    update_display({'text/plain': 'y' * 100_000}, raw=True, display_id=f'd{i}')"
+    )
+    limits = Limits(cell_timeout=30, notebook_timeout=60, output_bytes=50_000, notebook_output_bytes=80_000)
+    runs = run_cells([source, "print(1)"], tmp_path / "work", tmp_path / "private", limits)
+    assert [run.status for run in runs] == ["ok", "ok"], runs
+    assert runs[0].dropped >= 299 * 100_000  # every update: even the first is over the 50 kB cap
+
+
+def test_a_cell_that_swallows_the_interrupt_stops_the_rest_at_once(tmp_path):
+    # Without the check, each later cell queued behind the busy kernel and waited out its own limit
+    # (its status was a TimeoutError too); now they are not run, and say why.
+    from mtl_teach.grading.kernel import STUCK
+
+    (tmp_path / "work").mkdir()
+    (tmp_path / "private").mkdir()
+    stuck = "import time\nwhile True:\n    try:\n        time.sleep(0.2)\n    except KeyboardInterrupt:\n        pass"
+    interruptible = "while True:\n    pass"
+    limits = Limits(cell_timeout=3, notebook_timeout=120)
+    sources = ["x = 1", interruptible, "x += 1", stuck, "x += 1", "x += 1"]
+    runs = run_cells(sources, tmp_path / "work", tmp_path / "private", limits)
+    assert [run.status for run in runs] == ["ok", "error", "ok", "error", "not_run", "not_run"], runs
+    assert runs[1].reason.startswith("TimeoutError") and runs[3].reason.startswith("TimeoutError")
+    assert runs[4].reason == runs[5].reason == STUCK
+
+
+def _description(tmp_path, X, Y, modules=()):
+    import torch
+
+    from mtl_teach.grading.export import FORMAT
+
+    loader = {"kind": "loader", "name": "d", "split": "train", "batch_size": 32, "X": X, "Y": Y}
+    path = tmp_path / "answers.pt"
+    torch.save({"format": FORMAT, "modules": list(modules), "values": {"inv_dataloader": loader}}, path)
+    return path
+
+
+def test_the_grader_refuses_answers_that_claim_more_data_than_they_hold(tmp_path):
+    # A 1.5 kB file can hold a view of 10**8 points (stride 0): the grader's checks would allocate
+    # gigabytes and loop for minutes on it. Every tensor must hold the bytes its shape claims.
+    import torch
+
+    from mtl_teach.grading.rebuild import MAX_TENSOR_BYTES, RebuildError, rebuild
+
+    n = 10**8
+    path = _description(
+        tmp_path,
+        {"inv_circle_data": torch.zeros(1, 2).expand(n, 2)},
+        {"inv_circle_task": torch.zeros(1, dtype=torch.long).expand(n)},
+    )
+    assert path.stat().st_size < 3_000
+    with pytest.raises(
+        RebuildError, match=r"X_dict\['inv_circle_data'\] claims 800,000,000 bytes but holds 8 \(an expanded"
+    ):
+        rebuild(path, ("inv_dataloader",))
+    # Each tensor real, but one 24 MB storage saved once and used 4 times: the total counts what the shapes claim.
+    storage = torch.zeros(3 * 2**20, 2)
+    X = {f"x{i}": storage for i in range(4)}
+    path = _description(tmp_path, X, {"inv_circle_task": torch.zeros(1, dtype=torch.long).expand(3 * 2**20)})
+    assert path.stat().st_size < 30 * 2**20
+    with pytest.raises(RebuildError, match=f"over {MAX_TENSOR_BYTES:,} bytes"):
+        rebuild(path, ("inv_dataloader",))
+    # The honest answer still rebuilds.
+    path = _description(
+        tmp_path, {"inv_circle_data": torch.rand(800, 2)}, {"inv_circle_task": torch.zeros(800, dtype=torch.long)}
+    )
+    (loader,) = rebuild(path, ("inv_dataloader",))
+    assert len(loader.dataset) == 800
+
+
+def test_the_grader_refuses_layers_too_wide_to_check(tmp_path):
+    # Linear(2, 5_000_000) stays under the parameter cap but its activations would take gigabytes.
+    import torch
+
+    from mtl_teach.grading.rebuild import RebuildError, rebuild
+
+    wide = {"type": "Linear", "args": {"in_features": 2, "out_features": 5_000_000, "bias": True}, "state": {}}
+    path = tmp_path / "wide.pt"
+    from mtl_teach.grading.export import FORMAT
+
+    torch.save({"format": FORMAT, "modules": [wide], "values": {"base_mlp": {"kind": "module", "index": 0}}}, path)
+    with pytest.raises(
+        RebuildError, match=r"nn.Linear\(2, 5000000\) cannot be graded: in and out features must be 1 to 4096"
+    ):
+        rebuild(path, ("base_mlp",))
+
+
+def test_the_graders_own_check_stops_at_its_time_limit():
+    from mtl_teach.grading.runner import CheckTimeout, time_limit
+
+    started = time.monotonic()
+    with pytest.raises(CheckTimeout), time_limit(0.3):
+        while True:
+            pass
+    assert time.monotonic() - started < 30
+    with time_limit(5):  # a block that ends in time is untouched, and the timer is cleared after it
+        total = sum(range(1000))
+    time.sleep(0.1)
+    assert total == 499500
 
 
 def test_the_notebook_time_limit_stops_a_slow_notebook_and_keeps_what_it_earned(tmp_path):

@@ -45,6 +45,8 @@ PROBES = {
         "try:\n    open('/mtl-sandbox-probe', 'w').close()\n"
         "except OSError:\n    pass\nelse:\n    os.unlink('/mtl-sandbox-probe')\n    raise AssertionError('wrote to /')"
     ),
+    # Enforced by Linux for any user but root (root is exempt from RLIMIT_NPROC): a fork bomb stops at 256.
+    "processes capped": "import resource\nassert resource.getrlimit(resource.RLIMIT_NPROC) == (256, 256)",
     "answers writable": "open({answer!r}, 'w').write('42')",
     "leaves a daemon": (
         "import os, time\n"
@@ -92,7 +94,7 @@ def test_a_sandboxed_kernel_sees_only_its_scratch_and_leaves_nothing_running(tmp
 def test_without_the_sandbox_the_same_probes_fail(tmp_path):
     statuses = _run(tmp_path, None)
     try:
-        for name in ("own PID namespace", "checkout hidden", "private /tmp"):
+        for name in ("own PID namespace", "checkout hidden", "private /tmp", "processes capped"):
             assert statuses[name].startswith("error (AssertionError"), (name, statuses[name])
         assert statuses["answers writable"] == "ok"
     finally:

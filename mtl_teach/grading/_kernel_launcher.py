@@ -8,6 +8,11 @@ lowered, so the student's code cannot raise them again.
   beyond it raise ``MemoryError`` instead of exhausting the machine.
 - ``MTL_GRADER_FILE_MB``: largest file the kernel may write (``RLIMIT_FSIZE``).
 - ``MTL_GRADER_CPU_S``: CPU seconds (``RLIMIT_CPU``); past it the kernel is killed.
+- ``MTL_GRADER_NPROC``: processes and threads (``RLIMIT_NPROC``), so a fork
+  bomb stops at the cap instead of filling the machine. Set only in the
+  sandbox: its own user namespace counts its own processes alone (Linux
+  5.14+), where outside it the count would include every process of the
+  grader's user.
 """
 
 import os
@@ -32,6 +37,9 @@ _limit(resource.RLIMIT_FSIZE, int(os.environ.pop("MTL_GRADER_FILE_MB", "64") or 
 _cpu = int(os.environ.pop("MTL_GRADER_CPU_S", "0") or 0)
 if _cpu > 0:
     _limit(resource.RLIMIT_CPU, _cpu)
+_nproc = int(os.environ.pop("MTL_GRADER_NPROC", "0") or 0)
+if _nproc > 0:
+    _limit(resource.RLIMIT_NPROC, _nproc)
 _limit(resource.RLIMIT_CORE, 0)
 
 from ipykernel import kernelapp  # noqa: E402

@@ -5,6 +5,10 @@ Each cell gets a status from nbclient's view of its execution: ``ok``,
 cell and counts as an error), ``dead`` (the kernel died in it) or
 ``not_run`` (after a death, or once the notebook's time is used up).
 
+A cell interrupted at its time limit must leave the kernel free: if an
+empty cell gets no reply within seconds (the code caught the interrupt), the
+remaining cells are marked ``not_run`` instead of each waiting out its limit.
+
 Two limits span cells: the notebook's time (``notebook_timeout``, counted from
 the moment the kernel is ready; a cell still running when it is used up is
 interrupted and the rest do not run), and captured output, kept up to
@@ -48,6 +52,7 @@ class Limits:
     notebook_output_bytes: int = 1_000_000
     file_mb: int = 64
     tmp_mb: int = 256  # each of the sandbox's /tmp and working folder (tmpfs)
+    processes: int = 256  # processes and threads in the sandbox (RLIMIT_NPROC)
 
 
 KERNEL_FAILED = "not run: the grader's kernel failed"  # before any cell ran: the grader's fault, not the student's
@@ -92,21 +97,36 @@ class _CappedClient(NotebookClient):
         self._cap, self._total, self._kept = cap, total, 0
         self._used: dict[int, int] = {}
         self.dropped: dict[int, int] = {}
+        self.current_cell = 0  # the cell running now: display updates count against it
 
-    def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
-        size = _size(msg.get("content"))
+    def _fits(self, size: int, cell_index: int, outs: list[Any]) -> bool:
+        """Count ``size`` bytes against the caps; False (and note the drop) if they would pass one."""
         used = self._used.get(cell_index, 0)
         if used + size > self._cap or self._kept + size > self._total:
             if not self.dropped.get(cell_index):
                 outs.append(nbformat.v4.new_output("stream", name="stderr", text="[grader: output truncated]\n"))
             self.dropped[cell_index] = self.dropped.get(cell_index, 0) + size
-            return None
+            return False
         self._used[cell_index] = used + size
         self._kept += size
+        return True
+
+    def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
+        if not self._fits(_size(msg.get("content")), cell_index, outs):
+            return None
         return super().output(outs, msg, display_id, cell_index)
 
+    def _update_display_id(self, display_id: str, msg: dict[str, Any]) -> None:
+        # display(..., display_id=...) and update_display() replace earlier outputs in place, outside
+        # output(): without this, a thousand small displays each updated with a megabyte kept a gigabyte.
+        if display_id in self._display_id_map:
+            cell = self.current_cell
+            if not self._fits(_size(msg.get("content")), cell, self.nb.cells[cell].outputs):
+                return
+        super()._update_display_id(display_id, msg)
 
-def _kernel_env(home: Path, limits: Limits) -> dict[str, str]:
+
+def _kernel_env(home: Path, limits: Limits, sandboxed: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MTL_GRADER_", "JPY_"))}
     for name in ("home", "ipython", "mpl"):
         (home / name).mkdir(exist_ok=True)
@@ -124,6 +144,8 @@ def _kernel_env(home: Path, limits: Limits) -> dict[str, str]:
         # CPU seconds: the notebook's wall time with room for a second thread; past it the kernel is killed.
         MTL_GRADER_CPU_S=str(int(2 * limits.notebook_timeout) + 60),
     )
+    if sandboxed:
+        env["MTL_GRADER_NPROC"] = str(limits.processes)
     return env
 
 
@@ -154,6 +176,7 @@ def _run_cell(client: _CappedClient, cell: Any, index: int, limits: Limits, left
     else:
         why = f"the cell ran over its time limit of {client.timeout} s and was interrupted"
     client.error_on_timeout = {"ename": "TimeoutError", "evalue": why, "traceback": []}
+    client.current_cell = index
     try:
         client.execute_cell(cell, index)
         run = CellRun("ok")
@@ -163,6 +186,30 @@ def _run_cell(client: _CappedClient, cell: Any, index: int, limits: Limits, left
         run = CellRun("dead", "the kernel died while running this cell (os._exit, a crash, or the memory limit)")
     out_of_time = by_notebook and run.reason == f"TimeoutError: {why}"
     return CellRun(run.status, run.reason, client.dropped.get(index, 0), out_of_time)
+
+
+STUCK = (
+    "not run: the kernel did not respond after an earlier cell was interrupted at its time limit "
+    "(its code caught KeyboardInterrupt, or was stuck outside Python)"
+)
+
+
+def _responds(client: _CappedClient, seconds: int = 5) -> bool:
+    """Whether the kernel runs an empty cell within ``seconds``: after an interrupted cell, is it free again?
+
+    A cell that swallows ``KeyboardInterrupt`` keeps the kernel busy, and
+    every later cell would wait out its own time limit in the queue behind it.
+    """
+    client.timeout = seconds
+    client.error_on_timeout = {"ename": "TimeoutError", "evalue": "no reply", "traceback": []}
+    client.nb.cells.append(nbformat.v4.new_code_cell("pass"))  # nbclient stores the cell back by index
+    try:
+        client.execute_cell(client.nb.cells[-1], len(client.nb.cells) - 1)
+    except (CellExecutionError, DeadKernelError):
+        return False
+    finally:
+        client.nb.cells.pop()
+    return True
 
 
 def run_cells(
@@ -214,7 +261,9 @@ def run_cells(
     pgid = None
     try:
         with client.setup_kernel(
-            env=_kernel_env(private, limits), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            env=_kernel_env(private, limits, sandboxed=bwrap is not None),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         ):
             pgid = getattr(km.provisioner, "pgid", None)
             deadline = monotonic() + limits.notebook_timeout
@@ -229,6 +278,8 @@ def run_cells(
                 runs.append(_run_cell(client, cell, index, limits, left))
                 if runs[-1].status == "dead":
                     stop = "not run: the kernel had died in an earlier cell"
+                elif runs[-1].reason.startswith("TimeoutError") and not runs[-1].out_of_time and not _responds(client):
+                    stop = STUCK
     except Exception as error:  # the kernel failed to start, or nbclient gave up
         runs += [CellRun("not_run", f"{KERNEL_FAILED} ({type(error).__name__}: {str(error)[:200]})")] * (
             len(cells) - len(runs)

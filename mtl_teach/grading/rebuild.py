@@ -4,6 +4,12 @@ The file comes from the student's kernel, so it is read with
 ``torch.load(weights_only=True)`` (no code runs), its size and every shape
 are bounded before anything is allocated, and the objects are rebuilt from
 the real classes, whatever the student's kernel did to its own copies.
+
+A tensor in the file may be a view that claims far more elements than its
+storage holds (``torch.zeros(1, 2).expand(10**8, 2)`` saves in 1.5 KB): every
+tensor must be backed by as many bytes as it claims, and all of them together
+by at most ``MAX_TENSOR_BYTES``, so a small file cannot make the grader's
+checks allocate gigabytes or loop for minutes.
 """
 
 from __future__ import annotations
@@ -22,6 +28,20 @@ from mtl_teach.task import Operation, Task
 
 MAX_FILE_BYTES = 64 * 2**20
 MAX_PARAMETERS = 10**7
+MAX_WIDTH = 4096  # a layer's in/out features: activations stay small whatever the batch
+MAX_TENSOR_BYTES = 64 * 2**20  # all the answers' tensors together, as their shapes claim
+DTYPES = (
+    torch.float32,
+    torch.float64,
+    torch.float16,
+    torch.bfloat16,
+    torch.int64,
+    torch.int32,
+    torch.int16,
+    torch.int8,
+    torch.uint8,
+    torch.bool,
+)
 MISSING = object()  # the variable was not defined in the notebook
 
 
@@ -53,6 +73,24 @@ class _Builder:
         self.table = modules
         self.built: dict[int, nn.Module] = {}
         self.parameters = 0
+        self.tensor_bytes = 0
+
+    def tensor(self, value: Any, where: str) -> torch.Tensor:
+        """``value`` if it is a plain dense tensor backed by all the bytes it claims, within the total cap."""
+        if not isinstance(value, torch.Tensor):
+            raise RebuildError(f"{where} is not a tensor: use torch.FloatTensor(X_train)")
+        if value.layout != torch.strided or value.is_quantized or value.dtype not in DTYPES:
+            raise RebuildError(f"{where} is a {value.layout}/{value.dtype} tensor: use a plain float or integer tensor")
+        claimed = value.numel() * value.element_size()
+        if claimed > value.untyped_storage().nbytes():
+            raise RebuildError(
+                f"{where} claims {claimed:,} bytes but holds {value.untyped_storage().nbytes():,} (an expanded or "
+                "overlapping view): save real data, e.g. tensor.clone()"
+            )
+        self.tensor_bytes += claimed
+        if self.tensor_bytes > MAX_TENSOR_BYTES:
+            raise RebuildError(f"the answers' tensors take over {MAX_TENSOR_BYTES:,} bytes")
+        return value
 
     def module(self, index: Any, depth: int = 0) -> nn.Module:
         if not isinstance(index, int) or not 0 <= index < len(self.table) or depth > 32:
@@ -66,13 +104,22 @@ class _Builder:
             if set(args) - {*LEAF_ARGS[kind], "bias"}:
                 raise RebuildError(f"nn.{kind} has unexpected arguments")
             if kind == "Linear":
-                size = int(args["in_features"]) * int(args["out_features"])
+                sizes = (args["in_features"], args["out_features"])
+                if not all(type(n) is int and 0 < n <= MAX_WIDTH for n in sizes):
+                    raise RebuildError(
+                        f"nn.Linear{sizes} cannot be graded: in and out features must be 1 to {MAX_WIDTH}"
+                    )
+                size = sizes[0] * sizes[1]
                 self.parameters += size
                 if self.parameters > MAX_PARAMETERS:
                     raise RebuildError(f"the modules have over {MAX_PARAMETERS} parameters")
             module = getattr(nn, kind)(**args)
+            state = entry.get("state", {})
+            if not isinstance(state, dict):
+                raise RebuildError(f"nn.{kind} weights are malformed")
+            state = {str(k): self.tensor(v, f"a weight of nn.{kind}") for k, v in state.items()}
             try:
-                module.load_state_dict(entry.get("state", {}))
+                module.load_state_dict(state)
             except Exception as error:
                 raise RebuildError(f"nn.{kind} weights do not fit: {str(error).splitlines()[0]}") from None
         elif kind in CONTAINERS:
@@ -110,11 +157,9 @@ class _Builder:
         if kind == "list":
             return [self.value(item) for item in entry["items"]]
         if kind == "loader":
-            X = entry["X"]
-            for key, tensor in X.items():
-                if not isinstance(tensor, torch.Tensor):
-                    raise RebuildError(f"X_dict[{key!r}] is not a tensor: use torch.FloatTensor(X_train)")
-            dataset = DictDataset(entry["name"], entry["split"], X, entry["Y"])
+            X = {str(k): self.tensor(v, f"X_dict[{k!r}]") for k, v in entry["X"].items()}
+            Y = {str(k): self.tensor(v, f"Y_dict[{k!r}]") for k, v in entry["Y"].items()}
+            dataset = DictDataset(entry["name"], entry["split"], X, Y)
             return DictDataLoader(dataset, batch_size=entry["batch_size"] or 1)
         if kind == "task":
             return self.task(entry)

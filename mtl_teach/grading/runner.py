@@ -13,10 +13,14 @@ cannot change what the grader's process computes from the answers.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
+import signal
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -90,7 +94,52 @@ def _item(gid: str, points: int, status: str, message: str) -> dict[str, Any]:
     }
 
 
-def _score_item(gid: str, points: int, run: CellRun | None, answers: Path, exercise: Any) -> dict[str, Any]:
+class CheckTimeout(Exception):
+    """The grader's own check of an answer ran over its time limit."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`CheckTimeout` in the block after ``seconds`` (wall clock; main thread only).
+
+    The grader rebuilds and checks answers in its own process, with no kernel
+    limits around it: a crafted answer must not keep it busy for minutes.
+    Off the main thread (signals cannot reach it) the block runs unlimited;
+    the worker process always calls from its main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        raise CheckTimeout
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _score_item(
+    gid: str, points: int, run: CellRun | None, answers: Path, exercise: Any, seconds: float = 60.0
+) -> dict[str, Any]:
+    try:
+        with time_limit(seconds):
+            return _check_item(gid, points, run, answers, exercise)
+    except CheckTimeout:
+        return _item(
+            gid,
+            points,
+            "failed",
+            f"the grader's check of your answer ran over {seconds:g} s: an answer this slow to check is not one "
+            "the notebook asks for (e.g. far more data or a far bigger model than the steps build).",
+        )
+
+
+def _check_item(gid: str, points: int, run: CellRun | None, answers: Path, exercise: Any) -> dict[str, Any]:
     if run is None or run.status in ("not_run", "dead"):
         return _item(gid, points, "error", run.reason if run else "this check did not run")
     question, names = exercise.GRADED.get(gid, (None, ()))
@@ -192,7 +241,9 @@ def grade_submission(job: Job) -> dict[str, Any]:
                 record["grader_failed"] = True  # no cell ran: --resume grades it again
             record["notes"] = [*assembly.notes, *limit_notes(labels, runs, job.limits)]
             items = [
-                _score_item(gid, pts, runs[slots[gid]] if gid in slots else None, answers, exercise)
+                _score_item(
+                    gid, pts, runs[slots[gid]] if gid in slots else None, answers, exercise, job.limits.cell_timeout
+                )
                 for gid, pts in points.items()
             ]
             record["errors"] = [

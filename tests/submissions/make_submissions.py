@@ -196,6 +196,22 @@ LEAK = """
 raise RuntimeError("cheat_leak: " + " | ".join(_ih[-3:-1]))
 """
 
+EXPAND = """
+import re
+
+import torch
+
+# After the grader exported the loader, swap in 10**8 points that take 8 bytes: a view with stride 0.
+# Saved, it is 1.5 kB; checked as if it held its shape, it takes gigabytes and minutes.
+paths = [path for source in _ih for path in re.findall(r"_mtl_export\\.export\\('([^']+)'", source)]
+target = next(path for path in paths if path.endswith("check_dataloader.pt"))
+description = torch.load(target, weights_only=True)
+loader = description["values"]["inv_dataloader"]
+loader["X"] = {"inv_circle_data": torch.zeros(1, 2).expand(10**8, 2)}
+loader["Y"] = {"inv_circle_task": torch.zeros(1, dtype=torch.long).expand(10**8)}
+torch.save(description, target)
+"""
+
 HUGE_OUTPUT = """
 import sys
 
@@ -305,7 +321,9 @@ def with_cells_after(gid: str, *sources: str) -> Callable[[], Any]:
     def make() -> Any:
         notebook = solved()
         index = notebook.cells.index(cell(notebook, gid)) + 1
-        notebook.cells[index:index] = [nbformat.v4.new_code_cell(text) for text in sources]
+        # Fixed ids (nbformat draws random ones), so regenerating leaves the committed files unchanged.
+        added = [nbformat.v4.new_code_cell(text, id=f"{gid}-mine-{i}") for i, text in enumerate(sources)]
+        notebook.cells[index:index] = added
         return notebook
 
     return make
@@ -359,6 +377,7 @@ MAKERS: dict[str, Callable[[], Any]] = {
     "cheat_escape": append_to("inv_dataloader", ESCAPE, with_stubs(*STUB_TAIL)),
     "cheat_neighbours": append_to("inv_dataloader", NEIGHBOURS),
     "cheat_leak": append_to("inv_circle_task", LEAK),
+    "cheat_expand": with_cells_after("check_training", EXPAND),
 }
 
 
