@@ -269,6 +269,29 @@ def test_a_cell_that_swallows_the_interrupt_stops_the_rest_at_once(tmp_path):
     assert runs[4].reason == runs[5].reason == STUCK
 
 
+@pytest.mark.parametrize(
+    "writes",
+    [
+        "for i in range(200):\n    open(f'{answers}/f{i}', 'wb').write(b'x' * 2**20)\n    time.sleep(0.01)",
+        "for i in range(100_000):\n    os.mkdir(f'{answers}/d{i}')",
+    ],
+    ids=["bytes", "files"],
+)
+def test_a_kernel_filling_the_graders_disk_is_stopped(tmp_path, writes):
+    # The answers folder is on the grader's disk: RLIMIT_FSIZE caps one file, not how many.
+    from mtl_teach.grading.sandbox import probe
+
+    work, private, answers = (tmp_path / name for name in ("work", "private", "answers"))
+    for folder in (work, private, answers):
+        folder.mkdir()
+    source = "import os, time\n" + writes.replace("{answers}", str(answers))
+    limits = Limits(cell_timeout=60, notebook_timeout=120, disk_mb=16, disk_files=500)
+    runs = run_cells(["x = 1", source, "x += 1"], work, private, limits, writable=(answers,), bwrap=probe())
+    over = "the kernel was stopped: it wrote over 16 MiB or 500 files to the grader's disk"
+    assert [(run.status, run.reason) for run in runs] == [("ok", ""), ("dead", over), ("not_run", over)], runs
+    assert len(list(answers.iterdir())) < (100 if "open" in writes else 50_000)  # stopped long before the end
+
+
 def _description(tmp_path, X, Y, modules=()):
     import torch
 

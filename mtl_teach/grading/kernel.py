@@ -24,6 +24,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from time import monotonic
@@ -53,6 +54,8 @@ class Limits:
     file_mb: int = 64
     tmp_mb: int = 256  # each of the sandbox's /tmp and working folder (tmpfs)
     processes: int = 256  # processes and threads in the sandbox (RLIMIT_NPROC)
+    disk_mb: int = 256  # all the kernel writes to the grader's disk (its answers and private folders)
+    disk_files: int = 10_000  # and as many files and folders
 
 
 KERNEL_FAILED = "not run: the grader's kernel failed"  # before any cell ran: the grader's fault, not the student's
@@ -188,6 +191,52 @@ def _run_cell(client: _CappedClient, cell: Any, index: int, limits: Limits, left
     return CellRun(run.status, run.reason, client.dropped.get(index, 0), out_of_time)
 
 
+def _usage(folders: list[Path], stop_at: int) -> tuple[int, int]:
+    """Bytes and entries under ``folders`` (links not followed), counting no further than ``stop_at`` entries."""
+    size = entries = 0
+    stack = [str(folder) for folder in folders]
+    while stack and entries <= stop_at:
+        with contextlib.suppress(OSError), os.scandir(stack.pop()) as listing:
+            for entry in listing:
+                entries += 1
+                with contextlib.suppress(OSError):
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    else:
+                        size += entry.stat(follow_symlinks=False).st_blocks * 512
+    return size, entries
+
+
+class _DiskWatch(threading.Thread):
+    """Kill the kernel once what it wrote into ``folders`` passes the disk caps.
+
+    RLIMIT_FSIZE bounds one file; the sandbox's tmpfs folders bound
+    themselves; but the answers and private folders are the grader's own
+    disk, and a kernel writing many files there could fill it. Polled four
+    times a second, so the kernel can pass the cap by what it writes in that
+    time.
+    """
+
+    def __init__(self, folders: list[Path], limits: Limits, pgid: int) -> None:
+        super().__init__(daemon=True)
+        self.folders, self.limits, self.pgid = folders, limits, pgid
+        self.over = ""  # why the kernel was killed, if it was
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        cap = self.limits.disk_mb * 2**20
+        while not self.done.wait(0.25):
+            size, entries = _usage(self.folders, self.limits.disk_files)
+            if size > cap or entries > self.limits.disk_files:
+                self.over = (
+                    f"the kernel was stopped: it wrote over {self.limits.disk_mb} MiB or "
+                    f"{self.limits.disk_files:,} files to the grader's disk"
+                )
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.pgid, signal.SIGKILL)
+                return
+
+
 STUCK = (
     "not run: the kernel did not respond after an earlier cell was interrupted at its time limit "
     "(its code caught KeyboardInterrupt, or was stuck outside Python)"
@@ -258,7 +307,7 @@ def run_cells(
     )
     runs: list[CellRun] = []
     stop, out_of_time = "", False
-    pgid = None
+    pgid, watch = None, None
     try:
         with client.setup_kernel(
             env=_kernel_env(private, limits, sandboxed=bwrap is not None),
@@ -266,6 +315,9 @@ def run_cells(
             stderr=subprocess.DEVNULL,
         ):
             pgid = getattr(km.provisioner, "pgid", None)
+            if pgid:
+                watch = _DiskWatch([private, *writable], limits, pgid)
+                watch.start()
             deadline = monotonic() + limits.notebook_timeout
             for index, cell in enumerate(cells):
                 left = deadline - monotonic()
@@ -285,6 +337,13 @@ def run_cells(
             len(cells) - len(runs)
         )
     finally:
+        if watch:
+            watch.done.set()
+            watch.join()
+            if watch.over:  # the cell it was killed in, and the ones after it, say why
+                runs = [
+                    CellRun(r.status, watch.over, r.dropped) if r.status in ("dead", "not_run") else r for r in runs
+                ]
         with contextlib.suppress(Exception):
             client._cleanup_kernel()
         if pgid:
