@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "write student versions of source notebooks (solutions stubbed, hidden tests removed)",
     ),
     "grade": (
-        "mtl_teach.grading.grade",
+        "mtl_teach.grading.batch",
         "grade submitted notebooks: grades.csv, HTML feedback, Gradescope results.json",
     ),
 }

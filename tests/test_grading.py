@@ -354,7 +354,7 @@ def test_the_grader_refuses_layers_too_wide_to_check(tmp_path):
 
 
 def test_the_graders_own_check_stops_at_its_time_limit():
-    from mtl_teach.grading.runner import CheckTimeout, time_limit
+    from mtl_teach.grading.submission import CheckTimeout, time_limit
 
     started = time.monotonic()
     with pytest.raises(CheckTimeout), time_limit(0.3):

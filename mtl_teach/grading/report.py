@@ -16,8 +16,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mtl_teach.grading.record import STATUS, Record
+
 STATE = ".mtl-grade"
-_STATUS = {"passed": "passed", "failed": "incorrect", "not_attempted": "not attempted", "error": "did not run"}
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -25,17 +26,6 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
-
-
-def _record(line: str) -> dict[str, Any] | None:
-    """The record on one journal line, or None for a torn or foreign line."""
-    try:
-        record = json.loads(line)
-        if isinstance(record, dict) and set(record) == {"record", "sig"}:  # a signed line, from earlier versions
-            record = json.loads(record["record"])
-    except (ValueError, TypeError):
-        return None
-    return record if isinstance(record, dict) and isinstance(record.get("student"), str) else None
 
 
 class Journal:
@@ -55,7 +45,7 @@ class Journal:
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "key").unlink(missing_ok=True)  # left by versions that signed their lines
         self.path = self.folder / "journal.jsonl"
-        self._lines = [line for line in self._read().splitlines() if _record(line) is not None]
+        self._lines = [line for line in self._read().splitlines() if Record.from_json(line) is not None]
         self.tampered = False  # set once foreign lines have been removed
 
     def __repr__(self) -> str:
@@ -76,8 +66,8 @@ class Journal:
         self.tampered = True
         return True
 
-    def append(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, sort_keys=True)
+    def append(self, record: Record) -> None:
+        line = record.to_json()
         self.restore()
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
@@ -85,17 +75,17 @@ class Journal:
             os.fsync(handle.fileno())
         self._lines.append(line)
 
-    def records(self) -> dict[str, dict[str, Any]]:
+    def records(self) -> dict[str, Record]:
         """The latest record of each student, from the lines this process trusts."""
-        latest: dict[str, dict[str, Any]] = {}
+        latest: dict[str, Record] = {}
         for line in self._lines:
-            record = _record(line)
+            record = Record.from_json(line)
             if record is not None:
-                latest[record["student"]] = record
+                latest[record.student] = record
         return latest
 
 
-def gradescope(record: dict[str, Any]) -> dict[str, Any]:
+def gradescope(record: Record) -> dict[str, Any]:
     """The Gradescope autograder ``results.json`` for one record.
 
     Each graded item is a test with ``name``, ``score``, ``max_score``,
@@ -103,37 +93,37 @@ def gradescope(record: dict[str, Any]) -> dict[str, Any]:
     """
     tests = [
         {
-            "name": item["grade_id"],
-            "score": item["points"],
-            "max_score": item["max_points"],
-            "status": "passed" if item["status"] == "passed" else "failed",
-            "output": f"{_STATUS[item['status']]}: {item['message']}",
+            "name": item.grade_id,
+            "score": item.points,
+            "max_score": item.max_points,
+            "status": "passed" if item.status == "passed" else "failed",
+            "output": f"{STATUS[item.status]}: {item.message}",
             "visibility": "visible",
         }
-        for item in record["items"]
+        for item in record.items
     ]
     return {
-        "score": record["total"],
-        "output": "\n".join([*record["notes"], *record.get("errors", [])]),
+        "score": record.total,
+        "output": "\n".join([*record.notes, *record.errors]),
         "tests": tests,
-        "extra_data": {"assignment": record["assignment"], "sha256": record["sha256"]},
+        "extra_data": {"assignment": record.assignment, "sha256": record.sha256},
     }
 
 
-def feedback_html(record: dict[str, Any]) -> str:
+def feedback_html(record: Record) -> str:
     """A self-contained HTML page: each item, its points, and its message."""
     e = html.escape
     colours = {"passed": "#1a7f37", "failed": "#cf222e", "not_attempted": "#9a6700", "error": "#cf222e"}
     rows = "".join(
-        f"<tr><td><code>{e(i['grade_id'])}</code></td><td>{i['points']} / {i['max_points']}</td>"
-        f'<td style="color:{colours[i["status"]]}">{e(_STATUS[i["status"]])}</td><td>{e(i["message"])}</td></tr>'
-        for i in record["items"]
+        f"<tr><td><code>{e(i.grade_id)}</code></td><td>{i.points} / {i.max_points}</td>"
+        f'<td style="color:{colours[i.status]}">{e(STATUS[i.status])}</td><td>{e(i.message)}</td></tr>'
+        for i in record.items
     )
-    notes = "".join(f"<li>{e(n)}</li>" for n in [*record["notes"], *record.get("errors", [])])
+    notes = "".join(f"<li>{e(n)}</li>" for n in [*record.notes, *record.errors])
     return (
-        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Feedback: {e(record["student"])}</title></head>'
-        f'<body style="font-family: sans-serif"><h1>{e(record["assignment"])}: {e(record["student"])}</h1>'
-        f"<p><b>Score: {record['total']} / {record['max_score']}</b></p>"
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Feedback: {e(record.student)}</title></head>'
+        f'<body style="font-family: sans-serif"><h1>{e(record.assignment)}: {e(record.student)}</h1>'
+        f"<p><b>Score: {record.total} / {record.max_score}</b></p>"
         f'<table border="1" cellpadding="4" style="border-collapse: collapse"><tr><th>Item</th><th>Points</th><th>Result</th><th>Message</th></tr>{rows}</table>'
         + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
         + "</body></html>"
@@ -144,7 +134,7 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text  # no spreadsheet formulas
 
 
-def grades_csv(records: dict[str, dict[str, Any]], item_ids: list[str]) -> str:
+def grades_csv(records: dict[str, Record], item_ids: list[str]) -> str:
     """``student,total,max_score,<item>...,sandboxed``, one row per student, sorted.
 
     ``sandboxed`` is ``yes`` when the student's kernel ran in the sandbox, ``no`` under ``--no-sandbox``.
@@ -154,15 +144,15 @@ def grades_csv(records: dict[str, dict[str, Any]], item_ids: list[str]) -> str:
     writer.writerow(["student", "total", "max_score", *item_ids, "sandboxed"])
     for student in sorted(records):
         record = records[student]
-        points = {item["grade_id"]: item["points"] for item in record["items"]}
-        sandboxed = "yes" if record.get("sandbox", False) else "no"
-        row = [_cell(student), record["total"], record["max_score"], *(points.get(i, 0) for i in item_ids)]
+        points = {item.grade_id: item.points for item in record.items}
+        sandboxed = "yes" if record.sandbox else "no"
+        row = [_cell(student), record.total, record.max_score, *(points.get(i, 0) for i in item_ids)]
         writer.writerow([*row, sandboxed])
     return buffer.getvalue()
 
 
 def write_outputs(
-    out: Path, records: dict[str, dict[str, Any]], item_ids: list[str], students: list[str] | None = None
+    out: Path, records: dict[str, Record], item_ids: list[str], students: list[str] | None = None
 ) -> None:
     """(Re)write grades.csv and, for ``students`` (default all), their feedback and results.json."""
     for student in records if students is None else students:

@@ -31,6 +31,7 @@ from mtl_teach.grading import export
 from mtl_teach.grading.cells import assemble, graded_cells, hidden_lines, redact
 from mtl_teach.grading.kernel import KERNEL_FAILED, CellRun, Limits, run_cells
 from mtl_teach.grading.rebuild import MISSING, RebuildError, rebuild
+from mtl_teach.grading.record import Item, Record
 from mtl_teach.grading.sandbox import probe
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
@@ -84,16 +85,6 @@ def read_submission(path: Path) -> tuple[Any, str]:
     return notebook, digest
 
 
-def _item(gid: str, points: int, status: str, message: str) -> dict[str, Any]:
-    return {
-        "grade_id": gid,
-        "max_points": points,
-        "points": points if status == "passed" else 0,
-        "status": status,
-        "message": message,
-    }
-
-
 class CheckTimeout(Exception):
     """The grader's own check of an answer ran over its time limit."""
 
@@ -125,12 +116,12 @@ def time_limit(seconds: float) -> Iterator[None]:
 
 def _score_item(
     gid: str, points: int, run: CellRun | None, answers: Path, exercise: Any, seconds: float = 60.0
-) -> dict[str, Any]:
+) -> Item:
     try:
         with time_limit(seconds):
             return _check_item(gid, points, run, answers, exercise)
     except CheckTimeout:
-        return _item(
+        return Item.scored(
             gid,
             points,
             "failed",
@@ -139,12 +130,12 @@ def _score_item(
         )
 
 
-def _check_item(gid: str, points: int, run: CellRun | None, answers: Path, exercise: Any) -> dict[str, Any]:
+def _check_item(gid: str, points: int, run: CellRun | None, answers: Path, exercise: Any) -> Item:
     if run is None or run.status in ("not_run", "dead"):
-        return _item(gid, points, "error", run.reason if run else "this check did not run")
+        return Item.scored(gid, points, "error", run.reason if run else "this check did not run")
     question, names = exercise.GRADED.get(gid, (None, ()))
     if question is None:  # no trusted check for this cell: nbgrader's rule alone
-        return _item(
+        return Item.scored(
             gid,
             points,
             "passed" if run.status == "ok" else "failed",
@@ -153,10 +144,10 @@ def _check_item(gid: str, points: int, run: CellRun | None, answers: Path, exerc
     try:
         values = rebuild(answers / f"{gid}.pt", names)
     except RebuildError as error:
-        return _item(gid, points, "failed", f"your answer could not be checked: {error}.")
+        return Item.scored(gid, points, "failed", f"your answer could not be checked: {error}.")
     missing = [name for name, value in zip(names, values, strict=True) if value is MISSING]
     if missing:
-        return _item(
+        return Item.scored(
             gid,
             points,
             "not_attempted",
@@ -167,12 +158,12 @@ def _check_item(gid: str, points: int, run: CellRun | None, answers: Path, exerc
         fooled = (
             " (The check in your notebook reported otherwise: the grader runs its own.)" if run.status == "ok" else ""
         )
-        return _item(
+        return Item.scored(
             gid, points, result.status if result.status == "not_attempted" else "failed", result.message + fooled
         )
     if run.status != "ok":
-        return _item(gid, points, "failed", f"this check cell raised {run.reason}")
-    return _item(gid, points, "passed", result.message)
+        return Item.scored(gid, points, "failed", f"this check cell raised {run.reason}")
+    return Item.scored(gid, points, "passed", result.message)
 
 
 def limit_notes(labels: list[str], runs: list[CellRun], limits: Limits) -> list[str]:
@@ -193,28 +184,22 @@ def limit_notes(labels: list[str], runs: list[CellRun], limits: Limits) -> list[
     return notes
 
 
-def grade_submission(job: Job) -> dict[str, Any]:
-    """Grade ``job.submission``; return its record (items, total, notes). Never raises for a bad submission."""
+def grade_submission(job: Job) -> Record:
+    """Grade ``job.submission``; return its record. Never raises for a bad submission."""
     started = time.monotonic()
     source = nbformat.read(job.source, as_version=4)
     exercise = importlib.import_module(job.exercise)
     points = graded_cells(source)
-    record: dict[str, Any] = {
-        "student": job.student,
-        "submission": job.submission,
-        "assignment": job.assignment,
-        "sandbox": job.sandbox,
-        "notes": [],
-    }
+    notes: list[str] = []
+    errors: list[str] = []
+    grader_failed = False
     try:
         notebook, digest = read_submission(Path(job.submission))
     except SubmissionError as error:
-        record.update(sha256=error.args[1], notes=[error.args[0]])
-        items = [_item(gid, pts, "error", error.args[0]) for gid, pts in points.items()]
+        digest, notes = error.args[1], [error.args[0]]
+        items = [Item.scored(gid, pts, "error", error.args[0]) for gid, pts in points.items()]
     else:
-        record["sha256"] = digest
         assembly = assemble(source, notebook)
-        record["notes"] = assembly.notes
         with tempfile.TemporaryDirectory(prefix="mtl-grade-") as scratch:
             root = Path(scratch)
             work, answers, private = root / "work", root / "answers", root / "private"
@@ -237,25 +222,34 @@ def grade_submission(job: Job) -> dict[str, Any]:
             runs = run_cells(sources, work, private, job.limits, writable=(answers,), bwrap=bwrap)
             secret = hidden_lines(source)  # a student's exception text may quote the hidden tests
             runs = [CellRun(r.status, redact(r.reason, secret), r.dropped, r.out_of_time) for r in runs]
-            if runs and all(run.status == "not_run" and run.reason.startswith(KERNEL_FAILED) for run in runs):
-                record["grader_failed"] = True  # no cell ran: --resume grades it again
-            record["notes"] = [*assembly.notes, *limit_notes(labels, runs, job.limits)]
+            # no cell ran: the grader's fault, so --resume grades it again
+            grader_failed = bool(runs) and all(
+                r.status == "not_run" and r.reason.startswith(KERNEL_FAILED) for r in runs
+            )
+            notes = [*assembly.notes, *limit_notes(labels, runs, job.limits)]
             items = [
                 _score_item(
                     gid, pts, runs[slots[gid]] if gid in slots else None, answers, exercise, job.limits.cell_timeout
                 )
                 for gid, pts in points.items()
             ]
-            record["errors"] = [
+            errors = [
                 f"{label}: {run.reason}"
                 for label, run in zip(labels, runs, strict=True)
                 if run.status in ("error", "dead")
             ][:20]
     if not job.sandbox:
-        record["notes"].append(NO_SANDBOX)
-    record["items"] = items
-    record["total"] = sum(item["points"] for item in items)
-    record["max_score"] = sum(points.values())
-    record["limits"] = asdict(job.limits)
-    record["seconds"] = round(time.monotonic() - started, 2)
-    return record
+        notes.append(NO_SANDBOX)
+    return Record(
+        student=job.student,
+        submission=job.submission,
+        assignment=job.assignment,
+        sha256=digest,
+        items=tuple(items),
+        notes=tuple(notes),
+        errors=tuple(errors),
+        sandbox=job.sandbox,
+        grader_failed=grader_failed,
+        limits=asdict(job.limits),
+        seconds=round(time.monotonic() - started, 2),
+    )

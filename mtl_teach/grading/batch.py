@@ -1,7 +1,7 @@
 """``mtl-teach grade SUBMISSION.ipynb... --out DIR``: grade a batch of submissions.
 
-Each submission runs in its own fresh kernel (see :mod:`~mtl_teach.grading.runner`),
-``--jobs`` at a time. Results are written as each submission finishes, so an
+Each submission runs in its own fresh kernel (see :mod:`~mtl_teach.grading.submission`),
+``--jobs`` at a time, each in a long-lived :mod:`~mtl_teach.grading.worker` process. Results are written as each submission finishes, so an
 interrupted batch continues with ``--resume``; a folder that already holds
 grades is never overwritten otherwise. Submissions are only ever read.
 """
@@ -9,25 +9,22 @@ grades is never overwritten otherwise. Submissions are only ever read.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import select
-import subprocess
 import sys
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from mtl_teach._errors import fail
 from mtl_teach.grading.assignments import ASSIGNMENTS, exercise_module, source_notebook
 from mtl_teach.grading.cells import graded_cells
 from mtl_teach.grading.kernel import Limits
+from mtl_teach.grading.record import Item, Record
 from mtl_teach.grading.report import STATE, Journal, write_outputs
-from mtl_teach.grading.runner import Job, SubmissionError, read_submission
 from mtl_teach.grading.sandbox import SandboxUnavailable, probe
+from mtl_teach.grading.submission import Job, SubmissionError, read_submission
+from mtl_teach.grading.worker import WorkerProcess
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,61 +87,13 @@ def _assignment(paths: list[Path], given: str | None) -> str:
     return Counter(named).most_common(1)[0][0]
 
 
-class _Worker:
-    """One long-lived ``mtl_teach.grading.worker`` process."""
-
-    def __init__(self) -> None:
-        self.process: subprocess.Popen[str] | None = None
-
-    def __repr__(self) -> str:
-        return f"_Worker(pid={self.process.pid if self.process else None})"
-
-    def grade(self, job: Job, wait: float) -> dict[str, Any]:
-        if self.process is None or self.process.poll() is not None:
-            cmd = [sys.executable, "-m", "mtl_teach.grading.worker"]
-            self.process = subprocess.Popen(
-                cmd,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-                env={**os.environ, "OMP_NUM_THREADS": "1"},
-            )
-        assert self.process.stdin and self.process.stdout
-        fields = asdict(job)
-        try:
-            self.process.stdin.write(json.dumps(fields) + "\n")
-            self.process.stdin.flush()
-            ready, _, _ = select.select([self.process.stdout], [], [], wait)
-            line = self.process.stdout.readline() if ready else ""
-        except OSError:
-            line = ""
-        if not line:
-            self.close()
-            return {"student": job.student, "grader_error": "the grading worker died or hung on this submission"}
-        return json.loads(line)
-
-    def close(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-
-def _error_record(job: Job, sha256: str, items: dict[str, int], message: str) -> dict[str, Any]:
-    rows = [
-        {"grade_id": g, "max_points": p, "points": 0, "status": "error", "message": message} for g, p in items.items()
-    ]
-    return {
-        "student": job.student,
-        "submission": job.submission,
-        "assignment": job.assignment,
-        "sha256": sha256,
-        "notes": [message],
-        "items": rows,
-        "total": 0,
-        "max_score": sum(items.values()),
-        "grader_failed": True,
-    }
+def _error_record(job: Job, sha256: str, items: dict[str, int], message: str) -> Record:
+    """A 0 for every item when the grader itself failed on ``job``; ``--resume`` grades it again."""
+    rows = tuple(Item.scored(gid, points, "error", message) for gid, points in items.items())
+    return Record(
+        job.student, job.submission, job.assignment, sha256, rows, notes=(message,), sandbox=job.sandbox,
+        grader_failed=True,
+    )  # fmt: skip
 
 
 def _sha256(path: Path) -> str:
@@ -223,33 +172,33 @@ def run(args: argparse.Namespace) -> int:
         if (
             args.resume
             and done
-            and not done.get("grader_failed")  # the grader failed on it last time: grade it again
-            and done.get("sha256") == _sha256(path)
-            and done.get("assignment") == assignment
-            and done.get("sandbox", True) == args.sandbox
+            and not done.grader_failed  # the grader failed on it last time: grade it again
+            and done.sha256 == _sha256(path)
+            and done.assignment == assignment
+            and done.sandbox == args.sandbox
         ):
             skipped += 1
             continue
         jobs.append(job)
     lock = threading.Lock()
     local = threading.local()
-    workers: list[_Worker] = []
+    workers: list[WorkerProcess] = []
 
     def grade(job: Job) -> None:
         if not hasattr(local, "worker"):
-            local.worker = _Worker()
+            local.worker = WorkerProcess()
             with lock:
                 workers.append(local.worker)
         record = local.worker.grade(job, wait=limits.notebook_timeout + 180)
-        if "grader_error" in record:
+        if isinstance(record, str):  # the grader failed, not the student
             record = _error_record(
-                job, _sha256(Path(job.submission)), items, f"grader error: {record['grader_error']}; please report it"
+                job, _sha256(Path(job.submission)), items, f"grader error: {record}; please report it"
             )
         with lock:
             journal.append(record)
-            records[record["student"]] = record
-            write_outputs(out, records, list(items), [record["student"]])
-            print(f"{record['student']}: {record['total']}/{record['max_score']}", flush=True)
+            records[record.student] = record
+            write_outputs(out, records, list(items), [record.student])
+            print(f"{record.student}: {record.total}/{record.max_score}", flush=True)
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(args.jobs, len(jobs) or 1))) as pool:
@@ -262,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
         print("note: lines not written by the grader were removed from the journal", file=sys.stderr)
     write_outputs(out, journal.records(), list(items))  # every file again, from the grader's own records
     print(f"graded {len(jobs)}, skipped {skipped} already graded; wrote {out / 'grades.csv'}")
-    failed = [job.student for job in jobs if records.get(job.student, {}).get("grader_failed")]
+    failed = [job.student for job in jobs if job.student in records and records[job.student].grader_failed]
     if failed:
         print(
             f"the grader failed on {len(failed)} submission{'s' * (len(failed) != 1)} ({', '.join(failed[:10])}): "
