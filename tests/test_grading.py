@@ -40,6 +40,12 @@ SOURCE = ROOT / "notebooks" / "04_your_turn.ipynb"
 STUDENT = ROOT / "notebooks" / "student" / "04_your_turn.ipynb"
 ITEMS = ["check_dataloader", "check_task", "check_model", "check_training"]
 POINTS = {"check_dataloader": 2, "check_task": 3, "check_model": 2, "check_training": 3}
+TITLES = {
+    "check_dataloader": "Step 1: the data and its loader",
+    "check_task": "Step 2: the task",
+    "check_model": "Step 3: the model",
+    "check_training": "Step 4: train and score",
+}
 LABELS = {"passed": "passed", "failed": "incorrect", "not_attempted": "not attempted", "error": "did not run"}
 # Short limits keep the module fast: the solution's slowest cell takes about 1 s.
 LIMITS = ["--timeout", "15", "--memory-mb", "1536"]
@@ -144,16 +150,19 @@ def test_each_submission_gets_exactly_its_expected_grade(batch, student):
     expected = EXPECTED[student]
     results = _results(batch.out, student)
     assert results["score"] == expected["total"], results
-    assert [t["name"] for t in results["tests"]] == ITEMS
+    assert [t["tags"] for t in results["tests"]] == [[i] for i in ITEMS]
+    assert [t["name"] for t in results["tests"]] == list(TITLES.values())
     for test in results["tests"]:
-        points, status, phrase = expected["items"][test["name"]]
-        assert (test["score"], test["max_score"]) == (points, POINTS[test["name"]]), test
+        gid = test["tags"][0]
+        points, status, phrase = expected["items"][gid]
+        assert (test["score"], test["max_score"]) == (points, POINTS[gid]), test
         assert test["output"].startswith(f"{LABELS[status]}: "), test
         assert phrase in test["output"], test
         assert test["visibility"] == "visible"
         # Gradescope's test-case status: "passed" only with full points.
         assert test["status"] == ("passed" if status == "passed" else "failed"), test
     assert results["extra_data"]["assignment"] == "04_your_turn"
+    assert results["output"].startswith(f"Score {expected['total']}/10: "), results["output"]
     for note in expected.get("notes", []):
         assert note in results["output"], f"{note!r} not in the Gradescope output {results['output']!r}"
 
@@ -165,7 +174,7 @@ def test_feedback_shows_each_item_its_points_and_its_reason(batch, student):
     assert f"Score: {expected['total']} / 10" in page
     for test in results["tests"]:
         message = test["output"].split(": ", 1)[1]
-        row = f"<td><code>{test['name']}</code></td><td>{test['score']} / {test['max_score']}</td>"
+        row = f"<td>{html.escape(test['name'])}<br><small><code>{test['tags'][0]}</code></small></td><td>{test['score']} / {test['max_score']}</td>"
         assert row in page
         assert html.escape(message) in page
     for note in expected.get("notes", []):
@@ -654,3 +663,29 @@ def test_resume_regrades_a_submission_the_grader_itself_failed_on(tmp_path):
     assert again.returncode == 0, again.stderr[-2000:]
     assert "perfect: 10/10" in again.stdout and "graded 1, skipped 0" in again.stdout
     assert _results(out, "perfect")["score"] == 10
+
+
+def test_a_record_reads_back_from_its_journal_line_and_old_lines_still_read():
+    from mtl_teach.grading.cells import step_titles
+    from mtl_teach.grading.record import Item, Record
+
+    items = (
+        Item.scored("check_task", 3, "passed", "ok"),
+        Item.scored(
+            "check_model",
+            2,
+            "failed",
+            "no",
+        ),
+    )
+    record = Record("ada", "/s/ada.ipynb", "04_your_turn", "ab" * 32, items, notes=("a note",), sandbox=False)
+    assert (record.total, record.max_score, items[1].points) == (3, 5, 0)
+    assert Record.from_json(record.to_json()) == record
+    assert repr(record) == "Record('ada', 3/5, 2 items)"
+    old = json.loads(record.to_json())
+    del old["sandbox"], old["errors"], old["limits"]  # a line from before those fields
+    signed = json.dumps({"record": json.dumps(old), "sig": "0" * 64})  # and from when lines were signed
+    assert Record.from_json(signed) == record
+    for foreign in ("", "{", "[]", '{"student": 1}', json.dumps({**old, "items": [{"grade_id": "x"}]})):
+        assert Record.from_json(foreign) is None, foreign
+    assert step_titles(nbformat.read(SOURCE, as_version=4)) == TITLES

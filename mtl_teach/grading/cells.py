@@ -87,6 +87,22 @@ def written_answer_notes(source: Any, submission: Any) -> list[str]:
     return notes
 
 
+def step_titles(source: Any) -> dict[str, str]:
+    """Each graded cell's step, as the student reads it: the last Markdown heading above it.
+
+    ``{"check_dataloader": "Step 1: the data and its loader", ...}``; a cell with no heading above it is left out.
+    """
+    titles: dict[str, str] = {}
+    heading = ""
+    for cell in source.cells:
+        if cell.cell_type == "markdown":
+            lines = [line.lstrip("#").strip() for line in _text(cell).splitlines() if line.startswith("#")]
+            heading = lines[-1] if lines else heading
+        elif nbgrader_meta(cell).get("grade") and grade_id(cell) and heading:
+            titles[grade_id(cell)] = heading
+    return titles
+
+
 def hidden_lines(source: Any) -> list[str]:
     """Each line of the source's hidden tests and solutions (stripped, long enough to matter), longest first."""
     found = {

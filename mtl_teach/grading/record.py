@@ -19,18 +19,27 @@ STATUS = {"passed": "passed", "failed": "incorrect", "not_attempted": "not attem
 
 @dataclass(frozen=True)
 class Item:
-    """One graded cell: its id, points earned of ``max_points``, status (a :data:`STATUS` key) and why."""
+    """One graded cell: its id, points earned of ``max_points``, status (a :data:`STATUS` key) and why.
+
+    ``title``: the step the cell checks, as the notebook names it ("Step 1: the data and its loader").
+    """
 
     grade_id: str
     max_points: int
     points: int
     status: str
     message: str
+    title: str = ""
 
     @classmethod
     def scored(cls, grade_id: str, max_points: int, status: str, message: str) -> Item:
         """All the points when ``status`` is ``passed``, none otherwise (nbgrader's all-or-nothing cells)."""
         return cls(grade_id, max_points, max_points if status == "passed" else 0, status, message)
+
+    @property
+    def name(self) -> str:
+        """The title, or the grade id where the notebook gives none."""
+        return self.title or self.grade_id
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,14 @@ class Record:
             if not isinstance(data, dict) or not isinstance(data.get("student"), str):
                 return None
             items = tuple(
-                Item(str(i["grade_id"]), int(i["max_points"]), int(i["points"]), str(i["status"]), str(i["message"]))
+                Item(
+                    str(i["grade_id"]),
+                    int(i["max_points"]),
+                    int(i["points"]),
+                    str(i["status"]),
+                    str(i["message"]),
+                    str(i.get("title", "")),
+                )
                 for i in data["items"]
             )
             if any(item.status not in STATUS for item in items):

@@ -93,7 +93,8 @@ def gradescope(record: Record) -> dict[str, Any]:
     """
     tests = [
         {
-            "name": item.grade_id,
+            "name": item.name,
+            "tags": [item.grade_id],
             "score": item.points,
             "max_score": item.max_points,
             "status": "passed" if item.status == "passed" else "failed",
@@ -104,10 +105,18 @@ def gradescope(record: Record) -> dict[str, Any]:
     ]
     return {
         "score": record.total,
-        "output": "\n".join([*record.notes, *record.errors]),
+        "output": "\n".join([summary(record), *record.notes, *record.errors]),
         "tests": tests,
         "extra_data": {"assignment": record.assignment, "sha256": record.sha256},
     }
+
+
+def summary(record: Record) -> str:
+    """One line a student reads first: the score, and which steps still need work."""
+    passed = sum(item.status == "passed" for item in record.items)
+    line = f"Score {record.total}/{record.max_score}: {passed} of {len(record.items)} steps passed."
+    missed = [f"{item.name} ({STATUS[item.status]})" for item in record.items if item.status != "passed"]
+    return line + (f" To work on: {'; '.join(missed)}." if missed else "")
 
 
 def feedback_html(record: Record) -> str:
@@ -115,7 +124,7 @@ def feedback_html(record: Record) -> str:
     e = html.escape
     colours = {"passed": "#1a7f37", "failed": "#cf222e", "not_attempted": "#9a6700", "error": "#cf222e"}
     rows = "".join(
-        f"<tr><td><code>{e(i.grade_id)}</code></td><td>{i.points} / {i.max_points}</td>"
+        f"<tr><td>{e(i.name)}<br><small><code>{e(i.grade_id)}</code></small></td><td>{i.points} / {i.max_points}</td>"
         f'<td style="color:{colours[i.status]}">{e(STATUS[i.status])}</td><td>{e(i.message)}</td></tr>'
         for i in record.items
     )
@@ -123,8 +132,8 @@ def feedback_html(record: Record) -> str:
     return (
         f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Feedback: {e(record.student)}</title></head>'
         f'<body style="font-family: sans-serif"><h1>{e(record.assignment)}: {e(record.student)}</h1>'
-        f"<p><b>Score: {record.total} / {record.max_score}</b></p>"
-        f'<table border="1" cellpadding="4" style="border-collapse: collapse"><tr><th>Item</th><th>Points</th><th>Result</th><th>Message</th></tr>{rows}</table>'
+        f"<p><b>Score: {record.total} / {record.max_score}</b></p><p>{e(summary(record))}</p>"
+        f'<table border="1" cellpadding="4" style="border-collapse: collapse"><tr><th>Step</th><th>Points</th><th>Result</th><th>Message</th></tr>{rows}</table>'
         + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
         + "</body></html>"
     )

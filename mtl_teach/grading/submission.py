@@ -16,19 +16,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import re
 import signal
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
 from mtl_teach.grading import export
-from mtl_teach.grading.cells import assemble, graded_cells, hidden_lines, redact
+from mtl_teach.grading.cells import assemble, graded_cells, hidden_lines, redact, step_titles
 from mtl_teach.grading.kernel import KERNEL_FAILED, CellRun, Limits, run_cells
 from mtl_teach.grading.rebuild import MISSING, RebuildError, rebuild
 from mtl_teach.grading.record import Item, Record
@@ -36,6 +37,8 @@ from mtl_teach.grading.sandbox import probe
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 NO_SANDBOX = "graded without a sandbox (--no-sandbox): your code ran with the grader's permissions."
+EXPORT_LABEL = "the grader's answer export"
+NEXT = re.compile(r" Next: .*$", re.S)
 # Loaded afresh from its file, so patching the imported module changes nothing.
 EXPORT = """import importlib.util as _mtl_util
 _mtl_spec = _mtl_util.spec_from_file_location("_mtl_grader_export", {module!r})
@@ -115,11 +118,11 @@ def time_limit(seconds: float) -> Iterator[None]:
 
 
 def _score_item(
-    gid: str, points: int, run: CellRun | None, answers: Path, exercise: Any, seconds: float = 60.0
+    gid: str, points: int, run: CellRun | None, answers: Path, exercise: Any, seconds: float = 60.0, raised: str = ""
 ) -> Item:
     try:
         with time_limit(seconds):
-            return _check_item(gid, points, run, answers, exercise)
+            item = _check_item(gid, points, run, answers, exercise, raised)
     except CheckTimeout:
         return Item.scored(
             gid,
@@ -128,9 +131,18 @@ def _score_item(
             f"the grader's check of your answer ran over {seconds:g} s: an answer this slow to check is not one "
             "the notebook asks for (e.g. far more data or a far bigger model than the steps build).",
         )
+    question = exercise.GRADED.get(gid, (None, ()))[0]
+    if item.status in ("failed", "not_attempted") and question in exercise.QUESTIONS:
+        item = replace(item, message=f"{item.message} Stuck? Run q.{question}.hint() in your notebook.")
+    return item
 
 
-def _check_item(gid: str, points: int, run: CellRun | None, answers: Path, exercise: Any) -> Item:
+def _check_item(gid: str, points: int, run: CellRun | None, answers: Path, exercise: Any, raised: str) -> Item:
+    """Score one graded cell; ``raised``: how a cell of the student's in this step failed, if one did.
+
+    A step whose cell raised was attempted: the feedback names the exception
+    instead of calling the answer "not attempted".
+    """
     if run is None or run.status in ("not_run", "dead"):
         return Item.scored(gid, points, "error", run.reason if run else "this check did not run")
     question, names = exercise.GRADED.get(gid, (None, ()))
@@ -146,14 +158,25 @@ def _check_item(gid: str, points: int, run: CellRun | None, answers: Path, exerc
     except RebuildError as error:
         return Item.scored(gid, points, "failed", f"your answer could not be checked: {error}.")
     missing = [name for name, value in zip(names, values, strict=True) if value is MISSING]
+    if missing and raised:
+        return Item.scored(
+            gid,
+            points,
+            "failed",
+            f"{raised.rstrip('.')}, so {', '.join(missing)} was never defined: fix that error first.",
+        )
     if missing:
         return Item.scored(
             gid,
             points,
             "not_attempted",
-            f"{', '.join(missing)} is not defined: the cell that defines it raised an error, or was deleted.",
+            f"{', '.join(missing)} is not defined: the cell that defines it was deleted.",
         )
     result = exercise.QUESTIONS[question].check(*values)
+    if result.status == "not_attempted" and raised:
+        return Item.scored(
+            gid, points, "failed", f"{raised.rstrip('.')}, so the check found no answer: fix that error first."
+        )
     if not result.passed:
         fooled = (
             " (The check in your notebook reported otherwise: the grader runs its own.)" if run.status == "ok" else ""
@@ -163,7 +186,40 @@ def _check_item(gid: str, points: int, run: CellRun | None, answers: Path, exerc
         )
     if run.status != "ok":
         return Item.scored(gid, points, "failed", f"this check cell raised {run.reason}")
-    return Item.scored(gid, points, "passed", result.message)
+    return Item.scored(gid, points, "passed", NEXT.sub("", result.message))  # no "Next: ..." once handed in
+
+
+def _titled(items: list[Item], titles: dict[str, str]) -> list[Item]:
+    """Items with their step titles, and a pointer to the first earlier step that did not pass.
+
+    Steps build on each other: when step 3's model is broken, step 4's
+    training fails too, and the student should start with step 3.
+    """
+    out, first_missed = [], None
+    for item in items:
+        item = replace(item, title=titles.get(item.grade_id, ""))
+        if item.status == "failed" and first_missed is not None:  # "not attempted" needs no pointer
+            item = replace(
+                item,
+                message=f"{item.message} This step builds on {first_missed.name}, which did not pass: start there.",
+            )
+        if item.status != "passed" and first_missed is None:
+            first_missed = item
+        out.append(item)
+    return out
+
+
+def _raised(labels: list[str], runs: list[CellRun], cells: list[int]) -> str:
+    """How the first of ``cells`` that raised failed ("cell 'model' raised ZeroDivisionError: ..."), or "".
+
+    The released stub's ``NotImplementedError`` is no attempt, so it does not count.
+    """
+    for i in cells:
+        if labels[i] == EXPORT_LABEL or runs[i].status != "error":
+            continue
+        if not runs[i].reason.startswith("NotImplementedError"):
+            return f"{labels[i]} raised {runs[i].reason}"
+    return ""
 
 
 def limit_notes(labels: list[str], runs: list[CellRun], limits: Limits) -> list[str]:
@@ -206,18 +262,22 @@ def grade_submission(job: Job) -> Record:
             for folder in (work, answers, private):
                 folder.mkdir()
             sources, labels, slots = [], [], {}
+            steps: dict[str, list[int]] = {}  # graded cell -> the student's cells of its step (since the last one)
+            step: list[int] = []
             for cell in assembly.cells:
                 gid = cell.metadata.get("mtl_teach_slot")
                 sources.append(cell.source)
                 labels.append(f"cell {gid!r}" if gid else "one of your cells")
+                if gid not in points:
+                    step.append(len(sources) - 1)
                 if gid in points:
-                    slots[gid] = len(sources) - 1
+                    slots[gid], steps[gid], step = len(sources) - 1, step, []
                     names = list(exercise.GRADED.get(gid, (None, ()))[1])
                     if names:
                         sources.append(
                             EXPORT.format(module=export.__file__, path=str(answers / f"{gid}.pt"), names=names)
                         )
-                        labels.append("the grader's answer export")
+                        labels.append(EXPORT_LABEL)
             bwrap = probe() if job.sandbox else None
             runs = run_cells(sources, work, private, job.limits, writable=(answers,), bwrap=bwrap)
             secret = hidden_lines(source)  # a student's exception text may quote the hidden tests
@@ -227,19 +287,30 @@ def grade_submission(job: Job) -> Record:
                 r.status == "not_run" and r.reason.startswith(KERNEL_FAILED) for r in runs
             )
             notes = [*assembly.notes, *limit_notes(labels, runs, job.limits)]
+            raised = {gid: _raised(labels, runs, cells) for gid, cells in steps.items()}
             items = [
                 _score_item(
-                    gid, pts, runs[slots[gid]] if gid in slots else None, answers, exercise, job.limits.cell_timeout
+                    gid,
+                    pts,
+                    runs[slots[gid]] if gid in slots else None,
+                    answers,
+                    exercise,
+                    job.limits.cell_timeout,
+                    raised.get(gid, ""),
                 )
                 for gid, pts in points.items()
             ]
+            # the graded cells' own errors are in their items already
             errors = [
                 f"{label}: {run.reason}"
-                for label, run in zip(labels, runs, strict=True)
+                for i, (label, run) in enumerate(zip(labels, runs, strict=True))
                 if run.status in ("error", "dead")
+                and i not in slots.values()  # a graded cell's error is in its item already
+                and not run.reason.startswith("NotImplementedError")  # an untouched stub: "not attempted" says it
             ][:20]
     if not job.sandbox:
         notes.append(NO_SANDBOX)
+    items = _titled(items, step_titles(source))
     return Record(
         student=job.student,
         submission=job.submission,
