@@ -398,7 +398,7 @@ def test_the_notebook_time_limit_stops_a_slow_notebook_and_keeps_what_it_earned(
     assert records["slow_cells"]["seconds"] < 26  # stopped: its cells alone would sleep 25 s after the imports
     perfect = _results(out, "perfect")
     written = "your written answer ('written_boundaries') is not autograded: your instructor reads it."
-    assert perfect["score"] == 10 and perfect["output"] == written
+    assert perfect["score"] == 10 and perfect["output"] == f"Score 10/10: 4 of 4 steps passed.\n{written}"
 
 
 def test_no_sandbox_grades_anyway_says_so_and_still_drops_what_a_kernel_wrote(tmp_path):
