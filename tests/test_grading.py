@@ -467,7 +467,11 @@ def test_resume_continues_an_interrupted_batch(tmp_path):
     process.stdout.close()
     assert first == "a_first: 0/10\n"
     assert _journal_students(out) == ["a_first"]
+    scratch = Path((out / ".mtl-grade" / "scratch-path").read_text())
+    assert scratch.is_dir()  # kill -9 left it (with b_second's folder, if its grading had begun)
     done = _grade(*paths, "--out", out, "--resume", "--jobs", "1", *LIMITS)
+    assert not scratch.exists()  # the resumed batch removed what the killed one left
+    assert not Path((out / ".mtl-grade" / "scratch-path").read_text()).exists()  # and its own
     assert done.returncode == 0, done.stderr[-2000:]
     assert "a_first" not in done.stdout.split("graded ")[0]
     assert "graded 2, skipped 1 already graded" in done.stdout

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -96,6 +98,23 @@ def _error_record(job: Job, sha256: str, items: dict[str, int], message: str) ->
     )  # fmt: skip
 
 
+def _scratch(state: Path) -> Path:
+    """A new folder for this batch's scratch folders, after removing the one a killed run left.
+
+    It sits in the system's temp folder, not in ``--out``: ZMQ's Unix socket
+    paths inside it must stay under 108 bytes. Its path is kept in the state
+    folder, so the next run (``--resume`` after kill -9) finds and removes it.
+    """
+    record = state / "scratch-path"
+    if record.is_file():
+        left = Path(record.read_text().strip())
+        if left.name.startswith("mtl-grade-batch-") and left.is_dir():
+            shutil.rmtree(left, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix="mtl-grade-batch-"))
+    record.write_text(str(folder))
+    return folder
+
+
 def _sha256(path: Path) -> str:
     import hashlib
 
@@ -138,9 +157,10 @@ def run(args: argparse.Namespace) -> int:
             str(out),
             "pass --resume to continue that batch, or choose a new --out.",
         )
+    bwrap = None
     if args.sandbox:
         try:
-            probe()
+            bwrap = probe()
         except SandboxUnavailable as error:
             fail(
                 "grade",
@@ -157,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
     limits = Limits(cell_timeout=args.timeout, notebook_timeout=args.notebook_timeout, memory_mb=args.memory_mb)
     journal = Journal(out)
     records = journal.records()
+    scratch = _scratch(journal.folder)
     jobs, skipped = [], 0
     for path in paths:
         job = Job(
@@ -166,7 +187,8 @@ def run(args: argparse.Namespace) -> int:
             exercise_module(assignment),
             assignment,
             limits,
-            sandbox=args.sandbox,
+            bwrap=bwrap,
+            scratch=str(scratch),
         )
         done = records.get(path.stem)
         if (
@@ -206,6 +228,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for worker in workers:
             worker.close()
+        shutil.rmtree(scratch, ignore_errors=True)
     journal.restore()  # every kernel is gone now: drop anything a submission wrote into the journal
     if journal.tampered:
         print("note: lines not written by the grader were removed from the journal", file=sys.stderr)

