@@ -29,7 +29,7 @@ import nbformat
 import pytest
 
 from mtl_teach.cli import main as cli
-from mtl_teach.grading.cells import STUB
+from mtl_teach.grading.cells import STUB, assemble, grade_id
 from mtl_teach.grading.kernel import Limits, run_cells
 from mtl_teach.grading.release import released_text
 
@@ -133,9 +133,41 @@ def test_every_case_of_the_issue_has_a_committed_submission():
         "cheat_neighbours",
         "cheat_leak",
         "cheat_expand",
+        # the issue's honest attempts: each step graded on its own
+        "attempt_new_trunk",
+        "attempt_head_4_1",
+        "attempt_wrong_field",
+        "attempt_model_raises",
+        "attempt_x_key",
+        "attempt_flipped_labels",
+        "attempt_old_loaders",
+        "attempt_two_mistakes",
     }
     assert cases <= set(EXPECTED)
     assert {p.stem for p in SUBMISSIONS.glob("*.ipynb")} == set(EXPECTED)
+
+
+def test_a_reference_step_runs_the_answer_key_and_none_of_the_students_code():
+    source = nbformat.read(SOURCE, as_version=4)
+    student = nbformat.read(STUDENT, as_version=4)
+    at = next(i for i, c in enumerate(student.cells) if grade_id(c) == "inv_circle_task")
+    student.cells[at].source = "inv_circle_task = 'my task'"
+    student.cells.insert(at + 1, nbformat.v4.new_code_cell("print('my extra cell')"))
+    key = next(c.source for c in source.cells if grade_id(c) == "inv_circle_task")
+
+    plain = assemble(source, student)
+    texts = [c.source for c in plain.cells]
+    assert "inv_circle_task = 'my task'" in texts and "print('my extra cell')" in texts and key not in texts
+    assert plain.touched == {"check_task"}  # the other steps are still the released stubs
+
+    graded_alone = assemble(source, student, frozenset({"check_task"}))
+    texts = [c.source for c in graded_alone.cells]
+    assert key in texts  # the answer key runs in the student's place...
+    assert "inv_circle_task = 'my task'" not in texts and "print('my extra cell')" not in texts  # ...and none of theirs
+    # every other cell is the same, in the same order
+    rest = [c.source for c in plain.cells if c.source not in ("inv_circle_task = 'my task'", "print('my extra cell')")]
+    assert [t for t in texts if t != key] == [t for t in rest if t != key]
+    assert len(texts) == len(rest) + 1  # the key in place of the student's cell
 
 
 def test_the_batch_finishes_and_reports_each_submission(batch):

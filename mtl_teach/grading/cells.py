@@ -17,6 +17,11 @@ At grading time :func:`assemble` lays the submission over the source: every
 cell comes from the source (hidden tests and locked cells restored) except
 solution cells, which come from the student, matched by ``grade_id``. The
 student's other code cells run where they were, after the cell before them.
+
+A *step* is a graded cell and the cells before it, back to the previous
+graded cell. ``assemble(..., reference={"check_task"})`` runs that step from
+the source (its answer key) instead of the student's cells, so that later
+steps can be graded on their own when an earlier one failed.
 """
 
 from __future__ import annotations
@@ -153,13 +158,18 @@ def release_notebook(source: Any, assignment: str) -> Any:
 
 @dataclass
 class Assembly:
-    """The notebook to run for one submission, and what was noticed on the way."""
+    """The notebook to run for one submission, and what was noticed on the way.
+
+    ``touched``: the graded cells whose step holds code of the student's
+    (a solution cell changed from its stub, or cells they added).
+    """
 
     cells: list[Any]
     notes: list[str] = field(default_factory=list)
+    touched: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
-        return f"Assembly(cells={len(self.cells)}, notes={self.notes})"
+        return f"Assembly(cells={len(self.cells)}, notes={self.notes}, touched={sorted(self.touched)})"
 
 
 def _fresh_code_cell(source: str, gid: str | None = None) -> Any:
@@ -169,13 +179,32 @@ def _fresh_code_cell(source: str, gid: str | None = None) -> Any:
     return cell
 
 
-def assemble(source: Any, submission: Any) -> Assembly:
+def _steps(source: Any) -> list[str | None]:
+    """For each source cell, the graded cell whose step it is in (None after the last one)."""
+    graded = graded_cells(source)
+    out: list[str | None] = []
+    pending: list[int] = []
+    for i, cell in enumerate(source.cells):
+        out.append(None)
+        pending.append(i)
+        gid = grade_id(cell)
+        if gid in graded and cell.get("cell_type") == "code":
+            for j in pending:
+                out[j] = gid
+            pending = []
+    return out
+
+
+def assemble(source: Any, submission: Any, reference: frozenset[str] = frozenset()) -> Assembly:
     """Lay ``submission`` over ``source``; see the module docstring.
 
     Solution cells are matched by ``grade_id`` (the last copy wins when a
     student duplicated one); a deleted solution cell is simply absent, and
     untagged, re-tagged or edited student code runs after the cell that
     preceded it in the student's notebook.
+
+    ``reference``: graded cells whose steps run the source's own cells, answer
+    key included, with none of the student's code (see the module docstring).
     """
     notes: list[str] = written_answer_notes(source, submission)
     source_ids = {grade_id(c) for c in source.cells if grade_id(c)}
@@ -185,6 +214,7 @@ def assemble(source: Any, submission: Any) -> Assembly:
     answers: dict[str, str] = {}
     seen: dict[str, int] = {}
     extras: dict[str | None, list[str]] = {}
+    added: set[str | None] = set()  # anchors of the student's own new cells (not edits of given cells)
     anchor: str | None = None
     for cell in submission.cells:
         if cell.get("cell_type") != "code":
@@ -206,6 +236,7 @@ def assemble(source: Any, submission: Any) -> Assembly:
             anchor = gid
         elif text.strip():
             extras.setdefault(anchor, []).append(text)
+            added.add(anchor)
     notes += [f"cell {gid!r} appears {n} times; the last copy was graded." for gid, n in seen.items() if n > 1]
     notes += [
         f"cell {gid!r} was deleted or lost its metadata; the code in your other cells ran instead."
@@ -219,21 +250,40 @@ def assemble(source: Any, submission: Any) -> Assembly:
         notes.append(
             f"{sum(map(len, extras.values()))} code cell(s) of yours without a known grade_id ran after the graded cell before them."
         )
+    steps = _steps(source)
+    first_step = next((s for s in steps if s), None)
+    # extras anchored after a cell are in the step of the cell that follows it
+    after: dict[str | None, str | None] = {None: first_step}
+    after.update({grade_id(c): steps[i + 1] for i, c in enumerate(source.cells[:-1]) if grade_id(c)})
+    # A step is attempted when the student wrote code for it: edits of its given or check cells do not count.
+    touched = {after.get(anchor) for anchor in added}
+    touched |= {
+        steps[i]
+        for i, c in enumerate(source.cells)
+        if grade_id(c) in answers and answers[grade_id(c)].strip() != release_source(c.source).strip()
+    }
+
+    def student_extras(anchor: str | None) -> list[Any]:
+        texts = extras.pop(anchor, [])
+        return [] if after.get(anchor) in reference else [_fresh_code_cell(text) for text in texts]
+
     cells: list[Any] = []
     first_solution = True
-    for cell in source.cells:
+    for i, cell in enumerate(source.cells):
         gid = grade_id(cell)
         if cell.cell_type != "code" or SKIP_TAG in cell.get("metadata", {}).get("tags", []):
             continue
         if is_solution(cell) and first_solution:
-            cells += [_fresh_code_cell(text) for text in extras.pop(None, [])]
+            cells += student_extras(None)
             first_solution = False
-        if gid in solution_ids:
+        if gid in solution_ids and steps[i] in reference:
+            cells.append(_fresh_code_cell(cell.source, gid))  # the answer key, in place of the student's
+        elif gid in solution_ids:
             if gid in answers:
                 cells.append(_fresh_code_cell(answers[gid], gid))
         else:
             cells.append(_fresh_code_cell(cell.source, gid))
-        cells += [_fresh_code_cell(text) for text in extras.pop(gid, [])]
+        cells += student_extras(gid)
     for texts in extras.values():  # anchors the source lacks: run at the end
         cells += [_fresh_code_cell(text) for text in texts]
-    return Assembly(cells, notes)
+    return Assembly(cells, notes, frozenset(t for t in touched if t))

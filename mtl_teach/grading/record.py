@@ -22,6 +22,8 @@ class Item:
     """One graded cell: its id, points earned of ``max_points``, status (a :data:`STATUS` key) and why.
 
     ``title``: the step the cell checks, as the notebook names it ("Step 1: the data and its loader").
+    ``reference``: the earlier steps that did not pass, whose reference answers this step was graded on
+    (each step is graded on its own; see :mod:`mtl_teach.grading.submission`).
     """
 
     grade_id: str
@@ -30,6 +32,7 @@ class Item:
     status: str
     message: str
     title: str = ""
+    reference: tuple[str, ...] = ()
 
     @classmethod
     def scored(cls, grade_id: str, max_points: int, status: str, message: str) -> Item:
@@ -101,6 +104,7 @@ class Record:
                     str(i["status"]),
                     str(i["message"]),
                     str(i.get("title", "")),
+                    tuple(map(str, i.get("reference", ()))),
                 )
                 for i in data["items"]
             )

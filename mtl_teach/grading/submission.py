@@ -9,6 +9,13 @@ A graded cell earns its points only when both hold:
 The kernel's own verdict can only lower a score: code in the student's
 notebook may patch the checks, print "passed" or rewrite later cells, but it
 cannot change what the grader's process computes from the answers.
+
+Each step is graded on its own. When a step fails and a later step the
+student wrote fails too, the submission runs again in a fresh sandboxed
+kernel with the answer key in place of the failed step
+(:func:`~mtl_teach.grading.cells.assemble`'s ``reference``), and the later
+step's verdict comes from that run: one wrong head costs the task's points,
+not every step built on it.
 """
 
 from __future__ import annotations
@@ -202,7 +209,7 @@ def _titled(items: list[Item], titles: dict[str, str]) -> list[Item]:
     out, first_missed = [], None
     for item in items:
         item = replace(item, title=titles.get(item.grade_id, ""))
-        if item.status == "failed" and first_missed is not None:  # "not attempted" needs no pointer
+        if item.status == "failed" and first_missed is not None and not item.reference:  # graded on its own: no pointer
             item = replace(
                 item,
                 message=f"{item.message} This step builds on {first_missed.name}, which did not pass: start there.",
@@ -244,6 +251,131 @@ def limit_notes(labels: list[str], runs: list[CellRun], limits: Limits) -> list[
     return notes
 
 
+@dataclass(frozen=True)
+class _Pass:
+    """One run of an assembled submission and the items its answers scored."""
+
+    items: dict[str, Item]
+    labels: list[str]
+    runs: list[CellRun]
+    steps: dict[str, list[int]]  # graded cell -> the student's cells of its step
+    slots: dict[str, int]  # graded cell -> its position in the run
+    grader_failed: bool  # no cell ran, through the grader's fault
+
+
+def _run_pass(job: Job, assembly: Any, points: dict[str, int], exercise: Any, root: Path, secret: list[str]) -> _Pass:
+    """Run ``assembly``'s cells in a fresh sandboxed kernel, scratch folders under ``root``; score every graded cell."""
+    work, answers, private = root / "work", root / "answers", root / "private"
+    for folder in (work, answers, private):
+        folder.mkdir(parents=True)
+    sources, labels, slots = [], [], {}
+    steps: dict[str, list[int]] = {}
+    step: list[int] = []
+    for cell in assembly.cells:
+        gid = cell.metadata.get("mtl_teach_slot")
+        sources.append(cell.source)
+        labels.append(f"cell {gid!r}" if gid else "one of your cells")
+        if gid not in points:
+            step.append(len(sources) - 1)
+        if gid in points:
+            slots[gid], steps[gid], step = len(sources) - 1, step, []
+            names = list(exercise.GRADED.get(gid, (None, ()))[1])
+            if names:
+                sources.append(EXPORT.format(module=export.__file__, path=str(answers / f"{gid}.pt"), names=names))
+                labels.append(EXPORT_LABEL)
+    runs = run_cells(sources, work, private, job.limits, writable=(answers,), bwrap=job.bwrap)
+    runs = [CellRun(r.status, redact(r.reason, secret), r.dropped, r.out_of_time) for r in runs]
+    grader_failed = bool(runs) and all(r.status == "not_run" and r.reason.startswith(KERNEL_FAILED) for r in runs)
+    items = {
+        gid: _score_item(
+            gid,
+            pts,
+            runs[slots[gid]] if gid in slots else None,
+            answers,
+            exercise,
+            job.limits.cell_timeout,
+            _raised(labels, runs, steps.get(gid, [])),
+        )
+        for gid, pts in points.items()
+    }
+    return _Pass(items, labels, runs, steps, slots, grader_failed)
+
+
+def _names(gids: list[str], titles: dict[str, str]) -> str:
+    names = [f'"{titles.get(g, g)}"' for g in gids]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _on_its_own(item: Item, before: list[str], titles: dict[str, str]) -> Item:
+    """``item`` from a run where the failed steps ``before`` it ran the reference answer, saying so."""
+    them, it = _names(before, titles), "it" if len(before) == 1 else "them"
+    if item.status == "passed":
+        message = (
+            f"{item.message} Graded on its own: since {them} did not pass, this step ran on the reference "
+            f"answer for {it}; your code for this step is right."
+        )
+    else:
+        message = (
+            f"{item.message} (Graded on its own, on the reference answer for {them}: the mistake is in this step.)"
+        )
+    return replace(item, message=message, reference=tuple(titles.get(g, g) for g in before))
+
+
+def _graded_step_by_step(
+    job: Job,
+    source: Any,
+    notebook: Any,
+    first: _Pass,
+    touched: frozenset[str],
+    exercise: Any,
+    root: Path,
+    secret: list[str],
+) -> dict[str, Item]:
+    """Grade each step on its own: rerun with the reference answer for every earlier step that did not pass.
+
+    One wrong step must not cost every later one: when step 2's task is
+    broken, the student's step 3 and 4 code runs again on the answer key's
+    step 2, in a fresh kernel, and earns its points if it is right. Steps
+    the student left as stubs trigger no rerun; the failed steps themselves
+    keep their first verdict. At most one rerun per graded step.
+    """
+    points = {gid: item.max_points for gid, item in first.items.items()}
+    items, order = dict(first.items), list(first.items)
+    titles = step_titles(source)
+    replaced: set[str] = set()
+
+    def missed_before(j: str) -> set[str]:
+        return {i for i in order[: order.index(j)] if items[i].status != "passed"}
+
+    for attempt in range(len(order)):
+        target = next(
+            (
+                j
+                for j in order
+                if items[j].status != "passed" and j in touched and j not in replaced and missed_before(j) - replaced
+            ),
+            None,
+        )
+        if target is None:
+            break
+        replaced |= missed_before(target)
+        rerun = _run_pass(
+            job,
+            assemble(source, notebook, frozenset(replaced)),
+            points,
+            exercise,
+            root / f"reference-{attempt}",
+            secret,
+        )
+        if rerun.grader_failed:
+            break
+        for j in order:
+            if j in replaced or items[j].status == "passed" or not missed_before(j) <= replaced:
+                continue
+            items[j] = _on_its_own(rerun.items[j], [i for i in order if i in missed_before(j)], titles)
+    return items
+
+
 def grade_submission(job: Job) -> Record:
     """Grade ``job.submission``; return its record. Never raises for a bad submission."""
     started = time.monotonic()
@@ -260,56 +392,32 @@ def grade_submission(job: Job) -> Record:
         items = [Item.scored(gid, pts, "error", error.args[0]) for gid, pts in points.items()]
     else:
         assembly = assemble(source, notebook)
+        secret = hidden_lines(source)  # a student's exception text may quote the hidden tests
         with tempfile.TemporaryDirectory(prefix="mtl-grade-", dir=job.scratch) as scratch:
-            root = Path(scratch)
-            work, answers, private = root / "work", root / "answers", root / "private"
-            for folder in (work, answers, private):
-                folder.mkdir()
-            sources, labels, slots = [], [], {}
-            steps: dict[str, list[int]] = {}  # graded cell -> the student's cells of its step (since the last one)
-            step: list[int] = []
-            for cell in assembly.cells:
-                gid = cell.metadata.get("mtl_teach_slot")
-                sources.append(cell.source)
-                labels.append(f"cell {gid!r}" if gid else "one of your cells")
-                if gid not in points:
-                    step.append(len(sources) - 1)
-                if gid in points:
-                    slots[gid], steps[gid], step = len(sources) - 1, step, []
-                    names = list(exercise.GRADED.get(gid, (None, ()))[1])
-                    if names:
-                        sources.append(
-                            EXPORT.format(module=export.__file__, path=str(answers / f"{gid}.pt"), names=names)
-                        )
-                        labels.append(EXPORT_LABEL)
-            runs = run_cells(sources, work, private, job.limits, writable=(answers,), bwrap=job.bwrap)
-            secret = hidden_lines(source)  # a student's exception text may quote the hidden tests
-            runs = [CellRun(r.status, redact(r.reason, secret), r.dropped, r.out_of_time) for r in runs]
-            # no cell ran: the grader's fault, so --resume grades it again
-            grader_failed = bool(runs) and all(
-                r.status == "not_run" and r.reason.startswith(KERNEL_FAILED) for r in runs
-            )
-            notes = [*assembly.notes, *limit_notes(labels, runs, job.limits)]
-            raised = {gid: _raised(labels, runs, cells) for gid, cells in steps.items()}
-            items = [
-                _score_item(
-                    gid,
-                    pts,
-                    runs[slots[gid]] if gid in slots else None,
-                    answers,
-                    exercise,
-                    job.limits.cell_timeout,
-                    raised.get(gid, ""),
+            first = _run_pass(job, assembly, points, exercise, Path(scratch) / "first", secret)
+            grader_failed = first.grader_failed  # no cell ran: the grader's fault, so --resume grades it again
+            notes = [*assembly.notes, *limit_notes(first.labels, first.runs, job.limits)]
+            scored = first.items
+            if not grader_failed:
+                scored = _graded_step_by_step(
+                    job, source, notebook, first, assembly.touched, exercise, Path(scratch), secret
                 )
-                for gid, pts in points.items()
-            ]
-            # the graded cells' own errors are in their items already
+            items = list(scored.values())
+            # A cell's error stays in the notes unless it is a graded cell's own (in its item already), an
+            # untouched stub ("not attempted" says it), or in a step graded again on its own.
+            quiet = set(first.slots.values()) | {
+                i
+                for gid, cells in first.steps.items()
+                for i in cells
+                if scored[gid].reference  # graded again on its own: its item says what that run found
+                or f"{first.labels[i]} raised {first.runs[i].reason}" in scored[gid].message  # named in the item
+            }
             errors = [
                 f"{label}: {run.reason}"
-                for i, (label, run) in enumerate(zip(labels, runs, strict=True))
+                for i, (label, run) in enumerate(zip(first.labels, first.runs, strict=True))
                 if run.status in ("error", "dead")
-                and i not in slots.values()  # a graded cell's error is in its item already
-                and not run.reason.startswith("NotImplementedError")  # an untouched stub: "not attempted" says it
+                and i not in quiet
+                and not run.reason.startswith("NotImplementedError")
             ][:20]
     if not job.sandbox:
         notes.append(NO_SANDBOX)

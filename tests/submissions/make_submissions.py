@@ -379,6 +379,35 @@ MAKERS: dict[str, Callable[[], Any]] = {
     "cheat_neighbours": append_to("inv_dataloader", NEIGHBOURS),
     "cheat_leak": append_to("inv_circle_task", LEAK),
     "cheat_expand": with_cells_after("check_training", EXPAND),
+    # Eight honest attempts, each with the mistake a student makes. Every step is graded on its own:
+    # a wrong step costs its own points, and the later steps run on the reference answer for it.
+    "attempt_new_trunk": edit(
+        "inv_circle_task",
+        lambda source: source.replace(
+            '"base_mlp": base_mlp', '"base_mlp": nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 4), nn.ReLU())'
+        ),
+    ),
+    "attempt_head_4_1": edit("inv_circle_task", lambda source: source.replace("nn.Linear(4, 2)", "nn.Linear(4, 1)")),
+    "attempt_wrong_field": edit(
+        "inv_circle_task", lambda source: source.replace('("_input_", "inv_circle_data")', '("_input_", "circle_data")')
+    ),
+    "attempt_model_raises": edit(
+        "model", lambda source: source.replace("inv_circle_task])", "inv_circle_task, inv_circle_task])")
+    ),
+    "attempt_x_key": edit(
+        "inv_dataloader", lambda source: source.replace('X_dict = {"inv_circle_data"', 'X_dict = {"inv_circle_task"')
+    ),
+    "attempt_flipped_labels": edit(
+        "inv_dataloader", lambda source: source.replace("torch.LongTensor(Y_train)", "torch.LongTensor(1 - Y_train)")
+    ),
+    "attempt_old_loaders": edit(
+        "training", lambda source: source.replace("fit(model, all_dataloaders)", "fit(model, dataloaders)")
+    ),
+    "attempt_two_mistakes": edit(
+        "training",
+        lambda source: source.replace("lr=0.02", "lr=0.0002"),
+        edit("inv_circle_task", lambda source: source.replace("nn.Linear(4, 2)", "nn.Linear(4, 1)")),
+    ),
 }
 
 
