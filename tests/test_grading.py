@@ -132,6 +132,7 @@ def test_every_case_of_the_issue_has_a_committed_submission():
         "cheat_escape",
         "cheat_neighbours",
         "cheat_leak",
+        "cheat_stdout",
         "cheat_expand",
         # the issue's honest attempts: each step graded on its own
         "attempt_new_trunk",
@@ -245,6 +246,16 @@ def test_a_submission_writing_into_the_output_folder_changes_no_grade(batch):
     assert "Score: 2 / 10" in (batch.out / "feedback" / "cheat_output_folder.html").read_text()
     row = next(r for r in _rows(batch.out) if r["student"] == "cheat_output_folder")
     assert row["total"] == "2" and row["check_training"] == "0"
+
+
+def test_no_kernel_can_write_into_or_truncate_the_graders_log(batch):
+    # cheat_stdout reopened every stream it could find with "w" and wrote FAKE lines: none reached the grader.
+    assert "FAKE" not in batch.done.stdout and "FAKE" not in batch.done.stderr
+    lines = batch.done.stdout.splitlines()
+    for student in batch.students:  # nothing truncated: every student's line is there, once
+        assert sum(line.startswith(f"{student}: ") for line in lines) == 1, student
+    # it ran, and reached only /dev/null and the kernel's own output pipes
+    assert "cheat_stdout: streams reached: [" in _results(batch.out, "cheat_stdout")["output"]
 
 
 def test_huge_output_is_truncated_and_no_output_file_grows_with_it(batch):

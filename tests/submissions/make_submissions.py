@@ -192,6 +192,25 @@ for entry in glob.glob("/proc/[0-9]*/cmdline"):
 raise RuntimeError(f"cheat_neighbours: reached {hits}" if hits else "cheat_neighbours: no neighbour in reach")
 """
 
+STDOUT = """
+import os
+from pathlib import Path
+
+# Reopen every stdout and stderr in sight, this kernel's and every process's in /proc, truncate it
+# ("w") and write fake grade lines into the grader's log.
+reached = []
+for pid in ["self", *(p.name for p in Path("/proc").iterdir() if p.name.isdigit())]:
+    for fd in (1, 2):
+        target = Path(f"/proc/{pid}/fd/{fd}")
+        try:
+            with open(target, "w") as stream:
+                stream.write("FAKE perfect: 0/10\\nFAKE cheat_stdout: 10/10\\n")
+            reached.append(os.readlink(target))
+        except OSError:
+            pass
+raise RuntimeError(f"cheat_stdout: streams reached: {sorted(set(reached))}")
+"""
+
 LEAK = """
 # Echo the hidden tests (the check cells' source, in the kernel's input history) back through an error.
 raise RuntimeError("cheat_leak: " + " | ".join(_ih[-3:-1]))
@@ -378,6 +397,7 @@ MAKERS: dict[str, Callable[[], Any]] = {
     "cheat_escape": append_to("inv_dataloader", ESCAPE, with_stubs(*STUB_TAIL)),
     "cheat_neighbours": append_to("inv_dataloader", NEIGHBOURS),
     "cheat_leak": append_to("inv_circle_task", LEAK),
+    "cheat_stdout": append_to("inv_dataloader", STDOUT),
     "cheat_expand": with_cells_after("check_training", EXPAND),
     # Eight honest attempts, each with the mistake a student makes. Every step is graded on its own:
     # a wrong step costs its own points, and the later steps run on the reference answer for it.
