@@ -330,7 +330,7 @@ def _graded_step_by_step(
     exercise: Any,
     root: Path,
     secret: list[str],
-) -> dict[str, Item]:
+) -> tuple[dict[str, Item], _Pass | None]:
     """Grade each step on its own: rerun with the reference answer for every earlier step that did not pass.
 
     One wrong step must not cost every later one: when step 2's task is
@@ -338,11 +338,14 @@ def _graded_step_by_step(
     step 2, in a fresh kernel, and earns its points if it is right. Steps
     the student left as stubs trigger no rerun; the failed steps themselves
     keep their first verdict. At most one rerun per graded step.
+
+    Returns the items and the last rerun (None when there was none).
     """
     points = {gid: item.max_points for gid, item in first.items.items()}
     items, order = dict(first.items), list(first.items)
     titles = step_titles(source)
     replaced: set[str] = set()
+    last: _Pass | None = None
 
     def missed_before(j: str) -> set[str]:
         return {i for i in order[: order.index(j)] if items[i].status != "passed"}
@@ -369,11 +372,43 @@ def _graded_step_by_step(
         )
         if rerun.grader_failed:
             break
+        last = rerun
         for j in order:
             if j in replaced or items[j].status == "passed" or not missed_before(j) <= replaced:
                 continue
             items[j] = _on_its_own(rerun.items[j], [i for i in order if i in missed_before(j)], titles)
-    return items
+    return items, last
+
+
+def _errors(first: _Pass, scored: dict[str, Item], last: _Pass | None) -> list[str]:
+    """The student's cells that raised, for the notes.
+
+    Left out: a graded cell's own error and a step's error its item names
+    already, an untouched stub's NotImplementedError ("not attempted" says
+    it), and errors in steps graded again on their own (their item says what
+    that run found). Cells after the last step are the same in every run;
+    after a rerun their errors come from it, so a given cell that failed only
+    because an earlier step was broken is not blamed on the student.
+    """
+    quiet = set(first.slots.values()) | {
+        i
+        for gid, cells in first.steps.items()
+        for i in cells
+        if scored[gid].reference or f"{first.labels[i]} raised {first.runs[i].reason}" in scored[gid].message
+    }
+    tail = (
+        max(first.slots.values(), default=-1) + 1
+    )  # where the cells after the last graded cell (and its export) start
+    tail += tail < len(first.labels) and first.labels[tail] == EXPORT_LABEL
+    runs = list(zip(first.labels, first.runs, strict=True))
+    if last is not None and tail < len(runs):
+        end = len(last.runs) - (len(runs) - tail)
+        runs[tail:] = zip(last.labels[end:], last.runs[end:], strict=True)
+    return [
+        f"{label}: {run.reason}"
+        for i, (label, run) in enumerate(runs)
+        if run.status in ("error", "dead") and i not in quiet and not run.reason.startswith("NotImplementedError")
+    ][:20]
 
 
 def grade_submission(job: Job) -> Record:
@@ -397,28 +432,13 @@ def grade_submission(job: Job) -> Record:
             first = _run_pass(job, assembly, points, exercise, Path(scratch) / "first", secret)
             grader_failed = first.grader_failed  # no cell ran: the grader's fault, so --resume grades it again
             notes = [*assembly.notes, *limit_notes(first.labels, first.runs, job.limits)]
-            scored = first.items
+            scored, last = first.items, None
             if not grader_failed:
-                scored = _graded_step_by_step(
+                scored, last = _graded_step_by_step(
                     job, source, notebook, first, assembly.touched, exercise, Path(scratch), secret
                 )
             items = list(scored.values())
-            # A cell's error stays in the notes unless it is a graded cell's own (in its item already), an
-            # untouched stub ("not attempted" says it), or in a step graded again on its own.
-            quiet = set(first.slots.values()) | {
-                i
-                for gid, cells in first.steps.items()
-                for i in cells
-                if scored[gid].reference  # graded again on its own: its item says what that run found
-                or f"{first.labels[i]} raised {first.runs[i].reason}" in scored[gid].message  # named in the item
-            }
-            errors = [
-                f"{label}: {run.reason}"
-                for i, (label, run) in enumerate(zip(first.labels, first.runs, strict=True))
-                if run.status in ("error", "dead")
-                and i not in quiet
-                and not run.reason.startswith("NotImplementedError")
-            ][:20]
+            errors = _errors(first, scored, last)
     if not job.sandbox:
         notes.append(NO_SANDBOX)
     items = _titled(items, step_titles(source))
