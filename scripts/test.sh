@@ -17,7 +17,7 @@ $BIN/ruff check .
 $BIN/ruff format --check .
 
 echo "== pytest: unit, conformance, plot and grading tests (tests/e2e runs last, on its own)"
-$BIN/python -m pytest -n 2 --dist loadscope --ignore=tests/e2e "$@"
+$BIN/python -m pytest -n 2 --dist loadgroup --ignore=tests/e2e "$@"
 
 # One torch thread per kernel: on 2 cores, two kernels with 2 threads each only fight.
 # Every notebook runs twice, each time in its own kernel: on this CPU's kernels (or the
