@@ -5,8 +5,8 @@ student could hand in, from ``make_submissions.py``) is graded ONCE for this
 module, in real kernels, two at a time; each test then reads what the grader
 wrote: ``grades.csv``, ``feedback/<student>.html`` and the Gradescope
 ``results/<student>/results.json``, against ``expected.json``. The grading
-tests stay in this one module so that ``pytest -n 2 --dist loadscope`` keeps
-them on one worker.
+tests stay in this one module, which ``tests/conftest.py`` keeps as one
+pytest-xdist group on one worker (the batch is graded once).
 """
 
 from __future__ import annotations
