@@ -729,6 +729,10 @@ def test_a_record_reads_back_from_its_journal_line_and_old_lines_still_read():
     assert (record.total, record.max_score, items[1].points) == (3, 5, 0)
     assert Record.from_json(record.to_json()) == record
     assert repr(record) == "Record('ada', 3/5, 2 items)"
+    # a step graded on its own keeps, through the journal, the steps whose reference answers it ran on
+    alone = Item("check_model", 2, 2, "passed", "ok", "Step 3: the model", ("Step 2: the task",))
+    graded_alone = Record("bo", "/s/bo.ipynb", "04_your_turn", "cd" * 32, (alone,))
+    assert Record.from_json(graded_alone.to_json()).items == (alone,)
     old = json.loads(record.to_json())
     del old["sandbox"], old["errors"], old["limits"]  # a line from before those fields
     signed = json.dumps({"record": json.dumps(old), "sig": "0" * 64})  # and from when lines were signed

@@ -301,14 +301,12 @@ def _run_pass(job: Job, assembly: Any, points: dict[str, int], exercise: Any, ro
     return _Pass(items, labels, runs, steps, slots, grader_failed)
 
 
-def _names(gids: list[str], titles: dict[str, str]) -> str:
-    names = [f'"{titles.get(g, g)}"' for g in gids]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
 def _on_its_own(item: Item, before: list[str], titles: dict[str, str]) -> Item:
     """``item`` from a run where the failed steps ``before`` it ran the reference answer, saying so."""
-    them, it = _names(before, titles), "it" if len(before) == 1 else "them"
+    names = tuple(titles.get(g, g) for g in before)
+    quoted = [f'"{name}"' for name in names]
+    them = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    it = "it" if len(names) == 1 else "them"
     if item.status == "passed":
         message = (
             f"{item.message} Graded on its own: since {them} did not pass, this step ran on the reference "
@@ -318,7 +316,7 @@ def _on_its_own(item: Item, before: list[str], titles: dict[str, str]) -> Item:
         message = (
             f"{item.message} (Graded on its own, on the reference answer for {them}: the mistake is in this step.)"
         )
-    return replace(item, message=message, reference=tuple(titles.get(g, g) for g in before))
+    return replace(item, message=message, reference=names)
 
 
 def _graded_step_by_step(
@@ -327,6 +325,8 @@ def _graded_step_by_step(
     notebook: Any,
     first: _Pass,
     touched: frozenset[str],
+    points: dict[str, int],
+    titles: dict[str, str],
     exercise: Any,
     root: Path,
     secret: list[str],
@@ -341,27 +341,29 @@ def _graded_step_by_step(
 
     Returns the items and the last rerun (None when there was none).
     """
-    points = {gid: item.max_points for gid, item in first.items.items()}
     items, order = dict(first.items), list(first.items)
-    titles = step_titles(source)
     replaced: set[str] = set()
     last: _Pass | None = None
 
-    def missed_before(j: str) -> set[str]:
-        return {i for i in order[: order.index(j)] if items[i].status != "passed"}
+    def missed_before(j: str) -> list[str]:
+        """The steps before ``j`` that have not passed (so far), in order."""
+        return [i for i in order[: order.index(j)] if items[i].status != "passed"]
 
     for attempt in range(len(order)):
         target = next(
             (
                 j
                 for j in order
-                if items[j].status != "passed" and j in touched and j not in replaced and missed_before(j) - replaced
+                if items[j].status != "passed"
+                and j in touched
+                and j not in replaced
+                and not replaced.issuperset(missed_before(j))
             ),
             None,
         )
         if target is None:
             break
-        replaced |= missed_before(target)
+        replaced.update(missed_before(target))
         rerun = _run_pass(
             job,
             assemble(source, notebook, frozenset(replaced)),
@@ -374,9 +376,10 @@ def _graded_step_by_step(
             break
         last = rerun
         for j in order:
-            if j in replaced or items[j].status == "passed" or not missed_before(j) <= replaced:
+            before = missed_before(j)
+            if j in replaced or items[j].status == "passed" or not replaced.issuperset(before):
                 continue
-            items[j] = _on_its_own(rerun.items[j], [i for i in order if i in missed_before(j)], titles)
+            items[j] = _on_its_own(rerun.items[j], before, titles)
     return items, last
 
 
@@ -396,9 +399,8 @@ def _errors(first: _Pass, scored: dict[str, Item], last: _Pass | None) -> list[s
         for i in cells
         if scored[gid].reference or f"{first.labels[i]} raised {first.runs[i].reason}" in scored[gid].message
     }
-    tail = (
-        max(first.slots.values(), default=-1) + 1
-    )  # where the cells after the last graded cell (and its export) start
+    # where the cells after the last graded cell (and its answer export) start
+    tail = max(first.slots.values(), default=-1) + 1
     tail += tail < len(first.labels) and first.labels[tail] == EXPORT_LABEL
     runs = list(zip(first.labels, first.runs, strict=True))
     if last is not None and tail < len(runs):
@@ -417,6 +419,7 @@ def grade_submission(job: Job) -> Record:
     source = nbformat.read(job.source, as_version=4)
     exercise = importlib.import_module(job.exercise)
     points = graded_cells(source)
+    titles = step_titles(source)
     notes: list[str] = []
     errors: list[str] = []
     grader_failed = False
@@ -435,13 +438,13 @@ def grade_submission(job: Job) -> Record:
             scored, last = first.items, None
             if not grader_failed:
                 scored, last = _graded_step_by_step(
-                    job, source, notebook, first, assembly.touched, exercise, Path(scratch), secret
+                    job, source, notebook, first, assembly.touched, points, titles, exercise, Path(scratch), secret
                 )
             items = list(scored.values())
             errors = _errors(first, scored, last)
     if not job.sandbox:
         notes.append(NO_SANDBOX)
-    items = _titled(items, step_titles(source))
+    items = _titled(items, titles)
     return Record(
         student=job.student,
         submission=job.submission,
