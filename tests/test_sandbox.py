@@ -8,11 +8,13 @@ one can fail (the kernel then sees what the sandbox hides).
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
 import psutil
 
+from mtl_teach.grading.forkserver import ForkServer
 from mtl_teach.grading.kernel import Limits, run_cells
 from mtl_teach.grading.sandbox import probe
 
@@ -22,7 +24,11 @@ MARKER = "mtl-sandbox-test-daemon"
 
 # name -> a cell that raises unless the sandbox holds. {…} fields are filled in per run.
 PROBES = {
-    "own PID namespace": f"import os\nassert os.getpid() < 10 and not os.path.exists('/proc/{os.getpid()}'), os.getpid()",
+    # Process 1 is bwrap's init (or the fork server), not the host's; the grader's own pid is not there.
+    "own PID namespace": (
+        f"import os\nassert open('/proc/1/cmdline', 'rb').read() != {Path('/proc/1/cmdline').read_bytes()!r}\n"
+        f"assert not os.path.exists('/proc/{os.getpid()}')"
+    ),
     "checkout hidden": f"import os\nassert not os.path.exists({str(ROOT / 'notebooks')!r})",
     "package read-only": (
         "import mtl_teach, pathlib\n"
@@ -57,7 +63,7 @@ PROBES = {
 }
 
 
-def _run(tmp_path: Path, bwrap: str | None) -> dict[str, str]:
+def _run(tmp_path: Path, bwrap: str | None, server: ForkServer | None = None) -> dict[str, str]:
     work, private, answers = (tmp_path / name for name in ("work", "private", "answers"))
     for folder in (work, private, answers):
         folder.mkdir()
@@ -67,7 +73,7 @@ def _run(tmp_path: Path, bwrap: str | None) -> dict[str, str]:
         fields = {"host_tmp": str(host_tmp), "answer": str(answers / "answer.txt")}
         sources = [source.replace("{host_tmp!r}", repr(fields["host_tmp"])).replace("{answer!r}", repr(fields["answer"]))
                    for source in PROBES.values()]  # fmt: skip
-        runs = run_cells(sources, work, private, LIMITS, writable=(answers,), bwrap=bwrap)
+        runs = run_cells(sources, work, private, LIMITS, writable=(answers,), bwrap=bwrap, server=server)
     finally:
         host_tmp.unlink()
     assert (answers / "answer.txt").read_text() == "42"
@@ -104,3 +110,64 @@ def test_without_the_sandbox_the_same_probes_fail(tmp_path):
 
 def test_the_sandbox_probe_is_cached_and_names_a_bwrap():
     assert probe() is probe() and Path(probe()).name == "bwrap"
+
+
+# What a kernel forked by the fork server must not be able to do to the server or to the next kernel.
+SERVER_PROBES = {
+    "cannot kill the server": "import os, signal, time\nos.kill(1, signal.SIGKILL)\ntime.sleep(0.3)",
+    "cannot read the server's memory": (
+        "for name in ('mem', 'environ'):\n"
+        "    try:\n        open(f'/proc/1/{name}', 'rb').read(1)\n"
+        "    except OSError:\n        pass\n"
+        "    else:\n        raise AssertionError(f'read /proc/1/{name}')"
+    ),
+    "no capabilities at all": (
+        "status = open('/proc/self/status').read()\n"
+        "for field in ('CapEff', 'CapPrm', 'CapBnd', 'CapAmb'):\n"
+        "    assert f'{field}:\\t0000000000000000' in status, status\n"
+        "assert 'NoNewPrivs:\\t1' in status"
+    ),
+    "cannot unmount its private /tmp": "import ctypes\nassert ctypes.CDLL(None).umount2(b'/tmp', 2) != 0",
+    "cannot reach the server's socket": "import os\nassert not os.path.exists({address!r})",
+    "plants files and IPC for the next kernel": (
+        "import ctypes\nopen('/tmp/planted', 'w').write('x')\nopen('/dev/shm/planted', 'w').write('x')\n"
+        "assert ctypes.CDLL(None).shmget(4242, 4096, 0o1666) >= 0"
+    ),
+}
+NEXT_KERNEL = (
+    "import os\n"
+    "assert not os.path.exists('/tmp/planted') and not os.path.exists('/dev/shm/planted')\n"
+    "assert len(open('/proc/sysvipc/shm').read().splitlines()) == 1, 'a System V segment survived'\n"
+    "others = [p for p in os.listdir('/proc') if p.isdigit() and p != '1' and int(p) != os.getpid()]\n"
+    "names = [open(f'/proc/{p}/cmdline', 'rb').read() for p in others]\n"
+    f"assert not any(b'{MARKER}' in name for name in names), names"
+)
+
+
+def test_kernels_forked_by_the_fork_server_are_as_isolated_and_leave_nothing_for_the_next():
+    # A short folder: ZMQ's socket paths under it must stay below 108 bytes.
+    folder = Path(tempfile.mkdtemp(prefix="mtl-fs-"))
+    server, why = ForkServer.start(probe(), folder / "server", LIMITS.tmp_mb)
+    assert server is not None, why
+    try:
+        first = server.slot / "first"
+        first.mkdir()
+        statuses = _run(first, None, server)
+        assert statuses == dict.fromkeys(PROBES, "ok"), statuses
+        sources = [s.replace("{address!r}", repr(str(server.address))) for s in SERVER_PROBES.values()]
+        work, private = first / "work2", first / "private2"
+        work.mkdir(), private.mkdir()
+        runs = run_cells(sources, work, private, LIMITS, server=server)
+        assert [r.status for r in runs] == ["ok"] * len(runs), list(zip(SERVER_PROBES, runs, strict=True))
+        assert server.alive and server.wait_idle()
+        server.wipe_slot()
+        assert not list(server.slot.iterdir())
+        second = server.slot / "second"
+        (second / "work").mkdir(parents=True), (second / "private").mkdir()
+        (run,) = run_cells([NEXT_KERNEL], second / "work", second / "private", LIMITS, server=server)
+        assert run.status == "ok", run
+        time.sleep(0.5)
+        assert not _daemons(), "a process a forked kernel detached outlived it"
+    finally:
+        server.close()
+    assert not folder.joinpath("server").exists()

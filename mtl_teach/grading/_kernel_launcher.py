@@ -18,9 +18,7 @@ lowered, so the student's code cannot raise them again.
 import os
 import resource
 import sys
-
-if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
-    sys.path.pop(0)  # this folder's modules must not shadow anything the student imports
+from collections.abc import MutableMapping
 
 
 def _limit(kind: int, value: int) -> None:
@@ -30,18 +28,26 @@ def _limit(kind: int, value: int) -> None:
     resource.setrlimit(kind, (value, value))
 
 
-_memory = int(os.environ.pop("MTL_GRADER_MEMORY_MB", "0") or 0)
-if _memory > 0:
-    _limit(resource.RLIMIT_AS, _memory * 2**20)
-_limit(resource.RLIMIT_FSIZE, int(os.environ.pop("MTL_GRADER_FILE_MB", "64") or 64) * 2**20)
-_cpu = int(os.environ.pop("MTL_GRADER_CPU_S", "0") or 0)
-if _cpu > 0:
-    _limit(resource.RLIMIT_CPU, _cpu)
-_nproc = int(os.environ.pop("MTL_GRADER_NPROC", "0") or 0)
-if _nproc > 0:
-    _limit(resource.RLIMIT_NPROC, _nproc)
-_limit(resource.RLIMIT_CORE, 0)
+def apply_limits(environ: MutableMapping[str, str]) -> None:
+    """Lower this process's limits to those ``environ`` names, removing the names (the fork server calls this too)."""
+    memory = int(environ.pop("MTL_GRADER_MEMORY_MB", "0") or 0)
+    if memory > 0:
+        _limit(resource.RLIMIT_AS, memory * 2**20)
+    _limit(resource.RLIMIT_FSIZE, int(environ.pop("MTL_GRADER_FILE_MB", "64") or 64) * 2**20)
+    cpu = int(environ.pop("MTL_GRADER_CPU_S", "0") or 0)
+    if cpu > 0:
+        _limit(resource.RLIMIT_CPU, cpu)
+    nproc = int(environ.pop("MTL_GRADER_NPROC", "0") or 0)
+    if nproc > 0:
+        _limit(resource.RLIMIT_NPROC, nproc)
+    _limit(resource.RLIMIT_CORE, 0)
 
-from ipykernel import kernelapp  # noqa: E402
 
-kernelapp.launch_new_instance()
+if __name__ == "__main__":
+    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+        sys.path.pop(0)  # this folder's modules must not shadow anything the student imports
+    apply_limits(os.environ)
+
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance()

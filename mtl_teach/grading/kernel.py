@@ -36,6 +36,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 
+from mtl_teach.grading.forkserver import ForkServer
 from mtl_teach.grading.sandbox import sandboxed
 
 KERNEL_NAME = "mtl-grader"
@@ -152,11 +153,15 @@ def _kernel_env(home: Path, limits: Limits, sandboxed: bool) -> dict[str, str]:
     return env
 
 
-def _write_kernelspec(folder: Path, workdir: Path, writable: list[Path], limits: Limits, bwrap: str | None) -> Path:
+def _write_kernelspec(
+    folder: Path, workdir: Path, writable: list[Path], limits: Limits, bwrap: str | None, server: ForkServer | None
+) -> Path:
     spec = folder / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, str(LAUNCHER), "-f", "{connection_file}"]
-    if bwrap:
+    if server:
+        argv = server.kernel_argv()  # the server's sandbox is already around it
+    elif bwrap:
         # JPY_PARENT_PID: the kernel would poll that pid, which its PID namespace cannot see, and exit.
         argv = sandboxed(
             argv, bwrap=bwrap, writable=[folder, *writable], workdir=workdir, tmp_mb=limits.tmp_mb,
@@ -269,6 +274,7 @@ def run_cells(
     *,
     writable: tuple[Path, ...] = (),
     bwrap: str | None = None,
+    server: ForkServer | None = None,
 ) -> list[CellRun]:
     """Run ``sources`` in order in a new kernel whose cwd is ``workdir``.
 
@@ -276,12 +282,15 @@ def run_cells(
     connection file and sockets. With ``bwrap`` (from
     :func:`~mtl_teach.grading.sandbox.probe`) the kernel runs in a sandbox
     where ``workdir`` is a fresh tmpfs and only ``private`` and ``writable``
-    are writable; without it, as this process's user.
+    are writable; without it, as this process's user. With ``server`` (a
+    :class:`~mtl_teach.grading.forkserver.ForkServer`, whose slot holds
+    ``workdir``, ``private`` and ``writable``) the kernel is forked from it,
+    in the same isolation; it returns once every process of the kernel's is gone.
     Never raises for anything the code in the cells does.
     """
     cells = [nbformat.v4.new_code_cell(text) for text in sources]
     notebook = nbformat.v4.new_notebook(cells=cells)
-    kernels = _write_kernelspec(private, workdir, list(writable), limits, bwrap)
+    kernels = _write_kernelspec(private, workdir, list(writable), limits, bwrap, server)
     specs = KernelSpecManager(kernel_dirs=[str(kernels)], ensure_native_kernel=False)
     # ZMQ over Unix sockets inside ``private``: no TCP port another kernel or local user could connect to.
     km = AsyncKernelManager(
@@ -310,13 +319,14 @@ def run_cells(
     pgid, watch = None, None
     try:
         with client.setup_kernel(
-            env=_kernel_env(private, limits, sandboxed=bwrap is not None),
+            env=_kernel_env(private, limits, sandboxed=bwrap is not None or server is not None),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         ):
             pgid = getattr(km.provisioner, "pgid", None)
             if pgid:
-                watch = _DiskWatch([private, *writable], limits, pgid)
+                # A forked kernel can write anywhere in the server's slot: count all of it.
+                watch = _DiskWatch([server.slot] if server else [private, *writable], limits, pgid)
                 watch.start()
             deadline = monotonic() + limits.notebook_timeout
             for index, cell in enumerate(cells):
@@ -349,4 +359,6 @@ def run_cells(
         if pgid:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)  # anything the student's code left running
+        if server:
+            server.wait_idle()  # the relay is gone, so the server kills what is left of the kernel's
     return runs

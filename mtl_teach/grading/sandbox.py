@@ -109,16 +109,31 @@ def _system_links() -> list[str]:
 
 
 def sandboxed(
-    argv: list[str], *, bwrap: str, writable: list[Path], workdir: Path, tmp_mb: int, env_unset: tuple[str, ...] = ()
+    argv: list[str],
+    *,
+    bwrap: str,
+    writable: list[Path],
+    workdir: Path,
+    tmp_mb: int,
+    env_unset: tuple[str, ...] = (),
+    as_pid_1: bool = False,
 ) -> list[str]:
     """``argv`` wrapped in ``bwrap``: run in ``workdir`` (a fresh tmpfs), writing only to ``writable``.
 
     ``tmp_mb`` caps ``/tmp`` and the working folder, each a separate tmpfs.
     ``writable`` folders are bound at their own paths, so paths the grader
     computes (the connection file, the answers) mean the same inside.
+    ``as_pid_1``: ``argv`` is process 1 of the sandbox, not bwrap's own
+    init (the fork server: no process in the sandbox can kill it).
     """
     size = str(tmp_mb * 2**20)
     args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    if as_pid_1:
+        args.append("--as-pid-1")
+        if os.getuid() == 0:
+            # Linux lets a namespace map the outer root only if its maker could set file capabilities
+            # there; the fork server's kernels make one each (it drops this, and all, before student code).
+            args += ["--cap-add", "CAP_SETFCAP"]
     # /tmp first: mounted after the binds it would hide a Python environment or checkout that lives under /tmp.
     args += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/tmp"]
     for root in _readonly_roots():

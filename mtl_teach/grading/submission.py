@@ -37,6 +37,7 @@ import nbformat
 
 from mtl_teach.grading import export
 from mtl_teach.grading.cells import assemble, graded_cells, hidden_lines, redact, step_titles
+from mtl_teach.grading.forkserver import ForkServer
 from mtl_teach.grading.kernel import KERNEL_FAILED, CellRun, Limits, run_cells
 from mtl_teach.grading.rebuild import MISSING, RebuildError, rebuild
 from mtl_teach.grading.record import Item, Record
@@ -263,8 +264,19 @@ class _Pass:
     grader_failed: bool  # no cell ran, through the grader's fault
 
 
-def _run_pass(job: Job, assembly: Any, points: dict[str, int], exercise: Any, root: Path, secret: list[str]) -> _Pass:
-    """Run ``assembly``'s cells in a fresh sandboxed kernel, scratch folders under ``root``; score every graded cell."""
+def _run_pass(
+    job: Job,
+    assembly: Any,
+    points: dict[str, int],
+    exercise: Any,
+    root: Path,
+    secret: list[str],
+    server: ForkServer | None,
+) -> _Pass:
+    """Run ``assembly``'s cells in a fresh sandboxed kernel, scratch folders under ``root``; score every graded cell.
+
+    ``server``: the worker's fork server, which starts the kernel; None: a new bwrap sandbox (or none) starts it.
+    """
     work, answers, private = root / "work", root / "answers", root / "private"
     for folder in (work, answers, private):
         folder.mkdir(parents=True)
@@ -283,7 +295,7 @@ def _run_pass(job: Job, assembly: Any, points: dict[str, int], exercise: Any, ro
             if names:
                 sources.append(EXPORT.format(module=export.__file__, path=str(answers / f"{gid}.pt"), names=names))
                 labels.append(EXPORT_LABEL)
-    runs = run_cells(sources, work, private, job.limits, writable=(answers,), bwrap=job.bwrap)
+    runs = run_cells(sources, work, private, job.limits, writable=(answers,), bwrap=job.bwrap, server=server)
     runs = [CellRun(r.status, redact(r.reason, secret), r.dropped, r.out_of_time) for r in runs]
     grader_failed = bool(runs) and all(r.status == "not_run" and r.reason.startswith(KERNEL_FAILED) for r in runs)
     items = {
@@ -330,6 +342,7 @@ def _graded_step_by_step(
     exercise: Any,
     root: Path,
     secret: list[str],
+    server: ForkServer | None,
 ) -> tuple[dict[str, Item], _Pass | None]:
     """Grade each step on its own: rerun with the reference answer for every earlier step that did not pass.
 
@@ -371,6 +384,7 @@ def _graded_step_by_step(
             exercise,
             root / f"reference-{attempt}",
             secret,
+            server,
         )
         if rerun.grader_failed:
             break
@@ -413,8 +427,12 @@ def _errors(first: _Pass, scored: dict[str, Item], last: _Pass | None) -> list[s
     ][:20]
 
 
-def grade_submission(job: Job) -> Record:
-    """Grade ``job.submission``; return its record. Never raises for a bad submission."""
+def grade_submission(job: Job, server: ForkServer | None = None) -> Record:
+    """Grade ``job.submission``; return its record. Never raises for a bad submission.
+
+    With ``server`` (sandboxed jobs only) its kernels come from that fork
+    server and their scratch folders go in its slot.
+    """
     started = time.monotonic()
     source = nbformat.read(job.source, as_version=4)
     exercise = importlib.import_module(job.exercise)
@@ -431,15 +449,17 @@ def grade_submission(job: Job) -> Record:
     else:
         assembly = assemble(source, notebook)
         secret = hidden_lines(source)  # a student's exception text may quote the hidden tests
-        with tempfile.TemporaryDirectory(prefix="mtl-grade-", dir=job.scratch) as scratch:
-            first = _run_pass(job, assembly, points, exercise, Path(scratch) / "first", secret)
+        scratch_root = server.slot if server else job.scratch
+        with tempfile.TemporaryDirectory(prefix="mtl-grade-", dir=scratch_root) as scratch:
+            first = _run_pass(job, assembly, points, exercise, Path(scratch) / "first", secret, server)
             grader_failed = first.grader_failed  # no cell ran: the grader's fault, so --resume grades it again
             notes = [*assembly.notes, *limit_notes(first.labels, first.runs, job.limits)]
             scored, last = first.items, None
             if not grader_failed:
                 scored, last = _graded_step_by_step(
-                    job, source, notebook, first, assembly.touched, points, titles, exercise, Path(scratch), secret
-                )
+                    job, source, notebook, first, assembly.touched, points, titles, exercise, Path(scratch), secret,
+                    server,
+                )  # fmt: skip
             items = list(scored.values())
             errors = _errors(first, scored, last)
     if not job.sandbox:

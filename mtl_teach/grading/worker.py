@@ -7,6 +7,11 @@ stdout: a :class:`~mtl_teach.grading.record.Record`, or
 ``{"grader_error": ...}`` when the grader itself failed. Anything else that
 prints goes to stderr, keeping stdout for answers only.
 
+A sandboxed worker also keeps a fork server
+(:mod:`~mtl_teach.grading.forkserver`), which starts its kernels with torch
+already imported; ``MTL_TEACH_FORK_SERVER=0`` turns it off (each kernel
+then starts in its own sandbox and imports everything itself).
+
 On Linux the worker is a child subreaper: a process the student's code
 detaches (double fork, ``setsid``) is re-parented to the worker instead of
 init, and is killed once the submission is graded, so nothing a submission
@@ -24,11 +29,15 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
+from pathlib import Path
+from typing import Any
 
 import psutil
 
+from mtl_teach.grading.forkserver import ForkServer
 from mtl_teach.grading.kernel import Limits
 from mtl_teach.grading.record import Record
 from mtl_teach.grading.submission import Job, grade_submission
@@ -105,12 +114,15 @@ def _reap() -> None:
             pass
 
 
-def kill_leftovers() -> int:
-    """Kill every process left below this one (after a submission); return how many."""
+def kill_leftovers(keep: int | None = None) -> int:
+    """Kill every process left below this one (after a submission) but ``keep`` and its own; return how many."""
     _reap()
     killed = 0
     for _ in range(10):  # again, in case one forked while we looked
         pids = _descendants(os.getpid())
+        if keep is not None:  # the idle fork server: it runs no student code, and starts nothing while idle
+            kept = {keep, *_descendants(keep)}
+            pids = [pid for pid in pids if pid not in kept]
         if not pids:
             break
         for pid in pids:
@@ -122,30 +134,91 @@ def kill_leftovers() -> int:
     return killed
 
 
+class _Servers:
+    """This worker's fork server: started on the first sandboxed job, again if it died; None where it cannot run."""
+
+    def __init__(self) -> None:
+        self.server: ForkServer | None = None
+        self.unavailable = os.environ.get("MTL_TEACH_FORK_SERVER", "1") == "0"
+
+    def __repr__(self) -> str:
+        return f"_Servers(server={self.server!r}, unavailable={self.unavailable})"
+
+    def for_job(self, job: Job) -> ForkServer | None:
+        if job.bwrap is None or self.unavailable:
+            return None
+        if self.server is None or not self.server.alive:
+            if self.server is not None:
+                self.server.close()
+            folder = Path(job.scratch or tempfile.gettempdir()) / f"fork-{os.getpid()}"
+            self.server, why = ForkServer.start(job.bwrap, folder, job.limits.tmp_mb)
+            if self.server is None:
+                self.unavailable = True
+                print(
+                    f"note: grading without the fork server ({why}): every kernel imports torch itself, "
+                    "which is slower; the sandbox is the same.",
+                    file=sys.stderr,
+                )
+        return self.server
+
+    def after_job(self) -> None:
+        """Once the job's kernels are gone: empty the slot for the next student (or drop a server that fails)."""
+        server = self.server
+        if server is None:
+            return
+        try:
+            if not server.wait_idle():
+                raise OSError("the fork server did not answer")
+            server.wipe_slot()
+        except OSError as error:
+            print(f"note: restarting the fork server ({error})", file=sys.stderr)
+            server.close()
+            self.server = None
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
 def main() -> int:
     records = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # stray prints (ours or libraries') must not corrupt the records
     sys.stdout = sys.stderr
     _become_subreaper()
+    servers = _Servers()
+    try:
+        return _serve(records, servers)
+    finally:
+        servers.close()
+
+
+def _serve(records: Any, servers: _Servers) -> int:
     for line in sys.stdin:
         if not line.strip():
             continue
         fields = json.loads(line)
         fields["limits"] = Limits(**fields["limits"])
         job = Job(**fields)
+        server = servers.for_job(job)
         try:
-            record = grade_submission(job)
+            record = grade_submission(job, server)
         except Exception as error:  # a grader bug: report it for this submission only
             traceback.print_exc()  # to stderr, which the batch passes through
-            kill_leftovers()
+            servers.after_job()
+            kill_leftovers(_server_pid(servers))
             answer = json.dumps({"student": job.student, "grader_error": f"{type(error).__name__}: {error}"})
         else:
-            if kill_leftovers():
+            servers.after_job()
+            if kill_leftovers(_server_pid(servers)):
                 record = dataclasses.replace(record, notes=(*record.notes, LEFTOVERS))
             answer = record.to_json()
         records.write(answer + "\n")
         records.flush()
     return 0
+
+
+def _server_pid(servers: _Servers) -> int | None:
+    return servers.server.process.pid if servers.server is not None else None
 
 
 if __name__ == "__main__":

@@ -135,6 +135,16 @@ import mtl_teach
 
 # Try to break out of the sandbox: from the package's path, guess the checkout
 # and go for the answer key, a classmate's work, the environment and the network.
+
+
+def grader(pid):  # the batch (python -m mtl_teach grade) or one of its workers
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\\0")
+    except OSError:
+        return False
+    return b"mtl_teach.grading.worker" in args or any(args[i : i + 2] == [b"mtl_teach", b"grade"] for i in range(len(args)))
+
+
 checkout = Path(mtl_teach.__file__).resolve().parents[1]
 site_packages = Path(site.getsitepackages()[0])
 attempts = {
@@ -145,7 +155,7 @@ attempts = {
     "write into the package": lambda: (Path(mtl_teach.__file__).parent / "escape.py").write_text("x = 1\\n"),
     "reach the network": lambda: socket.create_connection(("1.1.1.1", 53), timeout=2),
     "resolve a name": lambda: socket.getaddrinfo("pypi.org", 443),
-    "see the grader's processes": lambda: [p for p in os.listdir("/proc") if p.isdigit() and int(p) > 50] or 1 / 0,
+    "see the grader's processes": lambda: [p for p in os.listdir("/proc") if p.isdigit() and grader(p)] or 1 / 0,
     "read the machine's /etc": lambda: Path("/etc/hostname").read_text(),
 }
 escaped = []
