@@ -10,7 +10,9 @@ exported and re-checked in its own process, a sandbox, limits, feedback
 files) and less (it skips cells tagged ``grader-skip``: 04's figure and its
 "going further" experiment, which nbconvert runs). The target, from issue
 13, is 3x nbconvert's throughput; it also prints seconds per submission and
-what a class of 300 would take at that rate.
+what a class of 300 would take at that rate, and the grader's ratio without
+its fork server (``MTL_TEACH_FORK_SERVER=0``), which shows what the shared
+imports buy.
 
 Run: python benchmarks/bench_grading.py [--copies 40] [--jobs N] [--repeats 2]
 """
@@ -42,11 +44,12 @@ def _copies(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def _grader(paths: list[Path], scratch: Path, jobs: int) -> None:
+def _grader(paths: list[Path], scratch: Path, jobs: int, fork_server: bool = True) -> None:
     out = Path(tempfile.mkdtemp(dir=scratch)) / "grades"
     command = [sys.executable, "-m", "mtl_teach", "grade", *map(str, paths), "--out", str(out)]
     command += ["--assignment", "04_your_turn", "--jobs", str(jobs)]
-    done = subprocess.run(command, capture_output=True, text=True, env=ENV, check=False)
+    env = ENV if fork_server else {**ENV, "MTL_TEACH_FORK_SERVER": "0"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     totals = done.stdout.count(": 10/10")
     if done.returncode or totals != len(paths):
         raise SystemExit(
@@ -85,15 +88,17 @@ def main() -> None:
             {
                 f"jupyter nbconvert --execute ({args.jobs} processes)": lambda: _nbconvert(paths, root, args.jobs),
                 f"mtl-teach grade --jobs {args.jobs}": lambda: _grader(paths, root, args.jobs),
+                "  the same, MTL_TEACH_FORK_SERVER=0": lambda: _grader(paths, root, args.jobs, fork_server=False),
             },
             args.repeats,
         )
     print(f"{args.copies} copies of {SOURCE.relative_to(ROOT)}, {args.jobs} cores, median of {args.repeats}")
     for name, seconds in medians.items():
         print(f"{name:42s} {seconds:7.1f} s  {args.copies / seconds:5.2f} notebooks/s")
-    nbconvert, grader = medians.values()
+    nbconvert, grader, unforked = medians.values()
     ratio = nbconvert / grader  # throughput ratio: grader's notebooks/s over nbconvert's
     print(f"grader throughput / nbconvert throughput = {ratio:.2f}  (target >= {TARGET})")
+    print(f"  without the fork server (a bwrap and all imports per kernel): {nbconvert / unforked:.2f}")
     each = grader / args.copies
     print(f"grader: {each:.2f} s a submission; a class of {CLASS}: {CLASS * each / 60:.1f} min")
     print("PASS" if ratio >= TARGET else "FAIL")

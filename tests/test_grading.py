@@ -480,6 +480,23 @@ def test_grade_stops_with_the_cause_and_the_fix_when_no_sandbox_can_start(tmp_pa
     assert not (tmp_path / "grades.csv").exists()
 
 
+def test_the_batch_grades_through_the_fork_server(batch):
+    # Its note would say the kernels fell back to one bwrap each (slower, same sandbox).
+    assert "without the fork server" not in batch.done.stderr, batch.done.stderr[-2000:]
+
+
+def test_without_the_fork_server_each_kernel_gets_its_own_sandbox_and_the_same_grades(tmp_path):
+    names = ["perfect", "cheat_escape", "cheat_neighbours"]
+    command = [sys.executable, "-m", "mtl_teach", "grade", *(str(SUBMISSIONS / f"{n}.ipynb") for n in names)]
+    command += ["--out", str(tmp_path / "grades"), "--jobs", "2", *LIMITS]
+    env = {**ENV, "MTL_TEACH_FORK_SERVER": "0"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert {r["student"]: int(r["total"]) for r in _rows(tmp_path / "grades")} == {
+        n: EXPECTED[n]["total"] for n in names
+    }
+
+
 def test_the_journal_holds_only_the_graders_own_records(batch):
     # cheat_daemon looked for the grader to append forged 10/10 records for everyone.
     assert sorted(_journal_students(batch.out)) == sorted(EXPECTED)
