@@ -5,6 +5,8 @@
 - :mod:`~mtl_teach.grading.export` / :mod:`~mtl_teach.grading.rebuild`: move
   answers out of the student's kernel as plain data, and rebuild them.
 - :mod:`~mtl_teach.grading.sandbox`: the bubblewrap sandbox every graded kernel runs in.
+- :mod:`~mtl_teach.grading.forkserver`: a server in that sandbox that forks each kernel
+  with torch already imported, each in namespaces of its own.
 - :mod:`~mtl_teach.grading.record`: what grading one submission produced (``Record``, ``Item``).
 - :mod:`~mtl_teach.grading.submission`: grade one submission.
 - :mod:`~mtl_teach.grading.worker`: a long-lived grading process, both ends.

@@ -57,12 +57,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from mtl_teach.grading.sandbox import sandboxed
+from mtl_teach.grading.sandbox import readonly_roots, sandboxed
 
 SERVER = Path(__file__).resolve()
 RELAY = SERVER.with_name("_forkserver_relay.py")
-LAUNCHER = SERVER.with_name("_kernel_launcher.py")
 
 # What the kernels import: paid once, here. Not matplotlib: it reads its settings folder on import.
 PRELOAD = ("torch", "torch._dynamo", "torch.optim", "torch.nn", "numpy", "ipykernel.kernelapp", "ipykernel.ipkernel")
@@ -72,7 +72,7 @@ PRELOAD_KIT = ("mtl_teach", "mtl_teach.exercises")
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 1, 4, 24, 38, 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
-MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x2, 0x4, 0x20, 0x1000, 0x4000, 0x40000
 CAPABILITY_VERSION_3 = 0x20080522
 
 
@@ -207,8 +207,9 @@ class _CapData(ctypes.Structure):
 def _leave_the_server(cwd: str, tmp_mb: int, slot: str) -> None:
     """In a new child: own user, mount and IPC namespaces, fresh tmpfs, then no capabilities at all.
 
-    ``slot`` (the one folder of the grader's it may write) stays visible
-    where it is, even when it lies under ``/tmp``.
+    What the server's sandbox shows under ``/tmp`` stays where it is under
+    the new ``/tmp``: ``slot`` (the one folder of the grader's it may write)
+    and, read-only, a Python environment or checkout that lives there.
 
     Raises OSError if any step fails; the caller then exits without running
     anything, so no student code ever runs in the server's world.
@@ -222,19 +223,27 @@ def _leave_the_server(cwd: str, tmp_mb: int, slot: str) -> None:
         finally:
             os.close(fd)
     _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
-    held = os.open(slot, os.O_PATH | os.O_DIRECTORY)  # reachable after the new /tmp hides its path
+    # Folders under /tmp to bind back once the new /tmp hides them, each held open so it stays reachable.
+    keep: dict[str, tuple[int, bool]] = {}
+    for path, writable in sorted([(slot, True)] + [(root, False) for root in readonly_roots()]):
+        if path.startswith("/tmp/") and not any(path.startswith(k + "/") for k in keep):
+            keep[path] = (os.open(path, os.O_PATH | os.O_DIRECTORY), writable)
     size = f"size={tmp_mb}m".encode()
-    for target, mode in (("/tmp", b",mode=1777"), ("/dev/shm", b",mode=1777"), (cwd, b",mode=700")):
-        if target == cwd and not os.path.isdir(slot):  # slot is under /tmp: bind it back first
-            os.makedirs(slot, mode=0o700)
-            _check(
-                _libc.mount(f"/proc/self/fd/{held}".encode(), slot.encode(), None, MS_BIND | MS_REC, None), "bind slot"
-            )
+    _check(_libc.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, size + b",mode=1777"), "tmpfs /tmp")
+    for path, (held, writable) in keep.items():
+        os.makedirs(path, mode=0o755)
+        _check(
+            _libc.mount(f"/proc/self/fd/{held}".encode(), path.encode(), None, MS_BIND | MS_REC, None), f"bind {path}"
+        )
+        if not writable:
+            flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
+            _check(_libc.mount(b"none", path.encode(), None, flags, None), f"read-only {path}")
+        os.close(held)
+    for target, mode in (("/dev/shm", b",mode=1777"), (cwd, b",mode=700")):
         if os.path.isdir(target):
             _check(
                 _libc.mount(b"tmpfs", target.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, size + mode), f"tmpfs {target}"
             )
-    os.close(held)
     # Every capability gone, from the bounding and ambient sets too: the mounts above cannot be undone.
     last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
     for cap in range(last + 1):
@@ -246,7 +255,7 @@ def _leave_the_server(cwd: str, tmp_mb: int, slot: str) -> None:
     _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")  # its own /proc files, as in any kernel
 
 
-def _become_kernel(request: dict, tmp_mb: int, slot: str) -> None:
+def _become_kernel(request: dict[str, Any], tmp_mb: int, slot: str) -> None:
     """The forked child: isolate, take the kernel's environment and limits, run ipykernel. Never returns."""
     code = 70
     try:
@@ -325,11 +334,14 @@ def _kill_all() -> None:
 def _serve_one(connection: socket.socket, tmp_mb: int, slot: str) -> None:
     """Start the kernel one relay asks for; when it ends or the relay goes, kill everything it left."""
     connection.settimeout(10)
-    with contextlib.suppress(OSError, ValueError), connection.makefile("rb") as reader:
-        request = json.loads(reader.readline())
-    if not isinstance(locals().get("request"), dict):
-        return
-    pid = os.fork()
+    try:
+        with connection.makefile("rb") as reader:
+            request = json.loads(reader.readline())
+        if not isinstance(request, dict):
+            return
+        pid = os.fork()
+    except (OSError, ValueError):
+        return  # the relay sees its connection close, and jupyter_client a kernel that died at start
     if pid == 0:
         _become_kernel(request, tmp_mb, slot)
     status: int | None = None
@@ -406,8 +418,11 @@ def main() -> int:
                 _kill_all()
                 print("idle", file=answers, flush=True)
         if listener in ready:
-            with contextlib.suppress(OSError):
+            try:
                 connection, _ = listener.accept()
+            except OSError:
+                continue
+            with connection:
                 _serve_one(connection, tmp_mb, slot)
 
 

@@ -77,7 +77,7 @@ def find_bwrap() -> str | None:
         return shutil.which("bwrap")
 
 
-def _readonly_roots() -> list[str]:
+def readonly_roots() -> list[str]:
     """Folders the kernel needs to read: the system's libraries, Python, its packages and ``mtl_teach``."""
     roots = {"/usr", sys.base_prefix, sys.base_exec_prefix, sys.prefix, sys.exec_prefix}
     roots.update(site.getsitepackages())
@@ -136,7 +136,7 @@ def sandboxed(
             args += ["--cap-add", "CAP_SETFCAP"]
     # /tmp first: mounted after the binds it would hide a Python environment or checkout that lives under /tmp.
     args += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/tmp"]
-    for root in _readonly_roots():
+    for root in readonly_roots():
         args += ["--ro-bind", root, root]
     args += _system_links()
     for folder in writable:
