@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from mtl_teach._errors import fail, names
+from mtl_teach._validation import is_number
 from mtl_teach.callbacks import Callback, TrainerView
 from mtl_teach.model import MultitaskClassifier
 from mtl_teach.weighting import METHODS as AGGREGATIONS
@@ -200,7 +201,7 @@ class GradNorm(Weighting):
 
     def __init__(self, alpha: float = 1.5) -> None:
         super().__init__()
-        if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not math.isfinite(alpha) or alpha < 0:
+        if not is_number(alpha) or not math.isfinite(alpha) or alpha < 0:
             fail("GradNorm(alpha)", "must be a finite number >= 0", alpha, "use the paper's alpha=1.5.")
         self.alpha = float(alpha)
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from mtl_teach._errors import check_choice, fail, import_pandas, names
-from mtl_teach.data import DictDataLoader, eval_batches
+from mtl_teach.data import DictDataLoader, eval_batches, loader_list
 from mtl_teach.graph import Node, compile_task, run_tasks
 from mtl_teach.initialization import INIT_SCHEMES, initialize
 from mtl_teach.task import Task
@@ -427,10 +427,8 @@ class MultitaskClassifier(nn.Module):
             ``{"task/dataset/split/metric": value}`` by default.
         """
         pandas = import_pandas("score(as_dataframe=True)") if as_dataframe else None
-        if isinstance(dataloaders, DictDataLoader):
-            dataloaders = [dataloaders]
         metrics: dict[str, float] = {}
-        for loader in dataloaders:
+        for loader in loader_list("score(dataloaders)", dataloaders):
             results = self.predict(loader, return_preds=True, remap_labels=remap_labels)
             data = loader.dataset
             for label, task_name in self.label_tasks(data.Y_dict, remap_labels).items():

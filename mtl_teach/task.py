@@ -8,6 +8,7 @@ same name share it (hard parameter sharing).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mtl_teach._errors import fail, names
+from mtl_teach._validation import is_number
 from mtl_teach.scorer import Scorer
 
 INPUT = "_input_"  # the op name that stands for the batch's X_dict
@@ -198,8 +200,8 @@ class Task:
                 (self.loss_func, self.output_func),
                 "pass functions such as F.cross_entropy.",
             )
-        if not isinstance(self.weight, int | float) or not self.weight >= 0:
-            fail(f"{where} weight", "must be a number >= 0", self.weight, "pass e.g. weight=1.0.")
+        if not is_number(self.weight) or not self.weight >= 0 or math.isinf(self.weight):
+            fail(f"{where} weight", "must be a finite number >= 0", self.weight, "pass e.g. weight=1.0.")
         if self.scorer is not None and not isinstance(self.scorer, Scorer):
             fail(f"{where} scorer", "must be a Scorer", self.scorer, "pass e.g. Scorer(metrics=['accuracy']).")
         object.__setattr__(self, "module_pool", pool)

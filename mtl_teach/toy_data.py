@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from mtl_teach._errors import fail, names
+from mtl_teach._validation import is_integer, is_number
 from mtl_teach.data import SPLITS, DictDataLoader, DictDataset
 
 Split = tuple[np.ndarray, np.ndarray]
@@ -23,12 +24,12 @@ Splits = tuple[Split, Split, Split]
 
 
 def _points(kind: str, n: int, seed: int) -> np.ndarray:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 10:
+    if not is_integer(n) or n < 10:
         fail(f"make_{kind}_dataset(n)", "must be an integer >= 10 (it is split 80/10/10)", n, "pass e.g. n=1000.")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if not is_integer(seed) or seed < 0:
         fail(f"make_{kind}_dataset(seed)", "must be an integer >= 0", seed, "pass e.g. seed=0.")
-    rng = np.random.default_rng([seed, zlib.crc32(kind.encode())])
-    return rng.uniform(-1.0, 1.0, size=(n, 2)).astype(np.float32)
+    rng = np.random.default_rng([int(seed), zlib.crc32(kind.encode())])
+    return rng.uniform(-1.0, 1.0, size=(int(n), 2)).astype(np.float32)
 
 
 def _split(X: np.ndarray, Y: np.ndarray) -> Splits:
@@ -39,7 +40,7 @@ def _split(X: np.ndarray, Y: np.ndarray) -> Splits:
 
 
 def _check_r(kind: str, r: float) -> None:
-    if isinstance(r, bool) or not isinstance(r, int | float) or not r > 0:
+    if not is_number(r) or not r > 0:
         fail(f"make_{kind}_dataset(r)", "must be a number > 0", r, "pass e.g. r=1.")
 
 
@@ -221,8 +222,7 @@ def make_joint_dataloaders(
     list of DictDataLoader
         ``[train, valid, test]``.
     """
-    if isinstance(task_names, str):
-        task_names = [task_names]
+    task_names = [task_names] if isinstance(task_names, str) else list(task_names)  # read once: a generator too
     if not task_names or any(name not in TUTORIAL_TASKS for name in task_names):
         fail(
             "make_joint_dataloaders(task_names)",

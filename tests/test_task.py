@@ -182,9 +182,11 @@ def test_empty_name_is_an_error():
         Task("", pool(), ops())
 
 
-@pytest.mark.parametrize("weight", [-1.0, -0.001, float("nan"), "1"])
+@pytest.mark.parametrize("weight", [-1.0, -0.001, float("nan"), float("inf"), "1", True])
 def test_bad_weight_is_an_error(weight):
-    with pytest.raises(MTLConfigError, match=r"Task\('t'\) weight must be a number >= 0.*Fix: pass e.g. weight=1.0"):
+    with pytest.raises(
+        MTLConfigError, match=r"Task\('t'\) weight must be a finite number >= 0.*Fix: pass e.g. weight=1.0"
+    ):
         Task("t", pool(), ops(), weight=weight)
 
 

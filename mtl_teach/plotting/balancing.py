@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from mtl_teach._errors import fail, names
+from mtl_teach._validation import is_integer
 from mtl_teach.plotting._common import PROB_CMAP, TASK_COLORS, check_axes, pyplot
 
 COSINE_SUFFIX = "/all/train/grad_cosine"
@@ -275,11 +276,7 @@ class ToyTrajectoriesDisplay:
                 methods,
                 "pass e.g. ('equal', 'pcgrad', 'cagrad').",
             )
-        if (
-            isinstance(grid_resolution, bool)
-            or not isinstance(grid_resolution, int)
-            or not 2 <= grid_resolution <= 1000
-        ):
+        if not is_integer(grid_resolution) or not 2 <= grid_resolution <= 1000:
             fail(
                 "ToyTrajectoriesDisplay.from_methods(grid_resolution)",
                 "must be an integer from 2 to 1000",
