@@ -369,6 +369,29 @@ def loader_list(where: str, dataloaders: Any) -> list[DictDataLoader]:
     return loaders
 
 
+def labelled_sample(loader: DictDataLoader, label: str, n: int = 8) -> Batch | None:
+    """The first ``n`` examples of the loader's dataset that carry ``label`` (not -1), as one batch.
+
+    The batch is made by the loader's own ``collate_fn``, without iterating
+    the loader: no random number is drawn, so a training run that follows is
+    exactly as it would have been. None when no example carries the label.
+
+    Parameters
+    ----------
+    loader
+        A :class:`DictDataLoader`.
+    label
+        A key of its dataset's ``Y_dict``.
+    n
+        At most this many examples.
+    """
+    data = loader.dataset
+    index = (data.Y_dict[label] != -1).nonzero().flatten()[:n].tolist()
+    if not index:
+        return None
+    return loader.collate_fn([data[i] for i in index])
+
+
 def label_ranges(Y_dict: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
     """Return ``(lowest, highest)`` label of each non-empty label tensor.
 

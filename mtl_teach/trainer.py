@@ -321,6 +321,7 @@ class Trainer:
                 "add a train loader: DictDataset(name, 'train', X_dict, Y_dict).",
             )
         model.check_training_data(train)
+        model.check_task_functions(train)  # each task's loss_func and output_func, once, on a few examples
         return train, [dl for dl in dataloaders if dl.dataset.split == self.valid_split]
 
     def _make_optimizer(

@@ -215,5 +215,5 @@ def test_scorer_must_be_a_scorer(bad):
 
 
 def test_non_callable_loss_is_an_error():
-    with pytest.raises(MTLConfigError, match=r"loss_func/output_func must be callables"):
+    with pytest.raises(MTLConfigError, match=r"loss_func must be a function loss_func\(logits, labels\)"):
         Task("t", pool(), ops(), loss_func="cross_entropy")
