@@ -152,7 +152,17 @@ class Rule:
             fail(f"{where}({name})", self.rule, value, self.fix)
 
 
-Constraint = Integer | Number | Boolean | Options | Rule
+@dataclass(frozen=True)
+class Check:
+    """A rule with messages of its own: ``check_value(param, value)`` fails on a bad value."""
+
+    check_value: Callable[[str, Any], None]
+
+    def check(self, name: str, value: Any, where: str) -> None:
+        self.check_value(f"{where}({name})", value)
+
+
+Constraint = Integer | Number | Boolean | Options | Rule | Check
 
 
 def validate(where: str, values: Any, constraints: Mapping[str, Constraint]) -> None:

@@ -36,8 +36,9 @@ from collections.abc import Sequence
 import torch
 
 from mtl_teach._errors import fail
+from mtl_teach._probe import call_once, function_name
 from mtl_teach._validation import is_integer, is_number
-from mtl_teach.weighting import AggregationMethod, get_method
+from mtl_teach.weighting import METHOD_FIX, AggregationMethod, check_direction, get_method
 
 STARTS: tuple[tuple[float, float], ...] = ((-8.5, 7.5), (-8.5, -5.0), (9.0, 9.0))
 """The paper's three starting points."""
@@ -221,9 +222,17 @@ def optimize_toy(
     optimizer = torch.optim.Adam([x], lr=lr, betas=betas)
     trajectory = torch.empty(steps + 1, *x.shape, dtype=torch.float64)  # (steps + 1, n, 2)
     trajectory[0] = x.detach()
+    where = f"optimize_toy(method={method if isinstance(method, str) else function_name(method)})"
     for step in range(1, steps + 1):
         G = toy_gradients(x.detach())  # (n, tasks, params)
-        x.grad = torch.stack([aggregate(G[k]) for k in range(len(G))])  # (n, 2)
+        if step == 1:  # the method's first calls: checked as the Trainer checks a weighting's
+            directions = [
+                check_direction(where, call_once(where, aggregate, {"G": G[k]}, METHOD_FIX), G[k])
+                for k in range(len(G))
+            ]
+        else:
+            directions = [aggregate(G[k]) for k in range(len(G))]
+        x.grad = torch.stack(directions)  # (n, 2)
         optimizer.step()
         trajectory[step] = x.detach()
     return trajectory

@@ -19,8 +19,8 @@ from typing import Any
 import torch
 
 from mtl_teach._errors import MTLConfigError, fail, names
-from mtl_teach._validation import Boolean, Constraint, Integer, Number, Options, Rule, validate
-from mtl_teach.balancing import WEIGHTINGS, GradCosineLog, TaskWeightsLog, Weighting, is_weighting, make_weighting
+from mtl_teach._validation import Boolean, Check, Constraint, Integer, Number, Options, Rule, validate
+from mtl_teach.balancing import GradCosineLog, TaskWeightsLog, Weighting, check_weighting, make_weighting
 from mtl_teach.callbacks import BestCheckpoint, Callback, MetricLogger
 from mtl_teach.data import SPLITS, DictDataLoader, label_ranges, loader_list
 from mtl_teach.dead_units import DeadUnitMonitor, RevivedUnit
@@ -71,11 +71,7 @@ PARAMETER_CONSTRAINTS: dict[str, Constraint] = {
         "must hold Callback objects",
         "subclass mtl_teach.Callback.",
     ),
-    "weighting": Rule(
-        is_weighting,
-        f"must be one of {names(WEIGHTINGS)}, a Weighting object or a function f(G)",
-        f"pick one of {names(WEIGHTINGS)}.",
-    ),
+    "weighting": Check(check_weighting),
     "log_grad_cosine": Boolean(),
 }
 
