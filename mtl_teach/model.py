@@ -354,6 +354,36 @@ class MultitaskClassifier(nn.Module):
                 UserWarning,
                 stacklevel=4,
             )
+        for task, (only, count) in self._one_class_tasks(train_loaders).items():
+            # Nothing fails, yet the task learns a constant and scores 1.0 on data labelled the same way.
+            warnings.warn(
+                f"Every training label of task {task!r} is {only} ({count} labels): a task with one class teaches "
+                f"the model to answer {only} everywhere, and its accuracy looks perfect on data labelled the same "
+                "way. Check how the labels were made (e.g. make_circle_dataset's r is the squared radius: r >= 2 "
+                "labels every point 1), or add examples of the other classes.",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    def _one_class_tasks(self, train_loaders: Sequence[DictDataLoader]) -> dict[str, tuple[int, int]]:
+        # Task -> (its only class, number of labels), for the tasks whose training labels (not -1)
+        # are all one class, over every train loader. Only the tasks of _own_label_tasks().
+        seen: dict[str, set[int]] = {}
+        counts: dict[str, int] = {}
+        own = set(self._own_label_tasks())
+        for loader in train_loaders:
+            for label, task in self.label_tasks(loader.dataset.Y_dict).items():
+                Y = loader.dataset.Y_dict[label]
+                Y = Y[Y != -1]  # (labelled,)
+                if task in own and Y.numel():
+                    low, high = (int(value) for value in torch.aminmax(Y))
+                    seen.setdefault(task, set()).update({low, high})
+                    counts[task] = counts.get(task, 0) + Y.numel()
+        return {task: (next(iter(classes)), counts[task]) for task, classes in seen.items() if len(classes) == 1}
+
+    def _own_label_tasks(self) -> list[str]:
+        """The tasks whose labels come from the user (all of them here; slice tasks derive theirs)."""
+        return list(self.tasks)
 
     def check_task_functions(self, train_loaders: Sequence[DictDataLoader]) -> None:
         """Call each task's ``loss_func`` and ``output_func`` once on a few training examples.

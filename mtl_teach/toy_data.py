@@ -9,6 +9,7 @@ call order and two tasks with one seed still get different points.
 
 from __future__ import annotations
 
+import warnings
 import zlib
 from collections.abc import Callable, Sequence
 
@@ -44,6 +45,40 @@ def _check_r(kind: str, r: float) -> None:
         fail(f"make_{kind}_dataset(r)", "must be a number > 0", r, "pass e.g. r=1.")
 
 
+# What each maker compares r with: a task of one class teaches nothing, and scores 1.0 on data made the same way.
+_R_MEANING = {
+    "circle": "a point is inside when x0^2 + x1^2 < r, so r is the squared radius",
+    "inv_circle": "a point is outside when x0^2 + x1^2 > r, so r is the squared radius",
+    "square": "a point is inside when |x0| < r/2 and |x1| < r/2, so r is the side of the square",
+}
+
+
+def _warn_one_class(
+    maker: str, kind: str, r: float, Y: np.ndarray, *, points: str = "points", stacklevel: int = 4
+) -> None:
+    """Warn when the labels ``Y``, shape ``(n,)``, are all one class (``stacklevel``: the caller's call)."""
+    if Y.size == 0 or Y.min() != Y.max():
+        return
+    meaning = _R_MEANING.get(kind)
+    why = (
+        f"{meaning}, and the points lie in [-1, 1)^2 (r >= 2 takes in every point, a tiny r none)"
+        if meaning
+        else "the rule gives every point the same label"
+    )
+    warnings.warn(
+        f"{maker}(r={r}) labels every one of its {Y.size} {points} {int(Y[0])}: {why}. A task with one class "
+        "teaches nothing, and its accuracy looks perfect on data made the same way. "
+        + ("Fix: pass r between 0 and 2, e.g. r=1." if meaning else "Fix: pass more points (n)."),
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+
+
+def _labelled(kind: str, r: float, X: np.ndarray, Y: np.ndarray) -> Splits:
+    _warn_one_class(f"make_{kind}_dataset", kind, r, Y)
+    return _split(X, Y)
+
+
 def make_circle_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Splits:
     """Label 1 inside the circle ``x0^2 + x1^2 < r`` (area pi/4 of the square for r=1).
 
@@ -52,7 +87,8 @@ def make_circle_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Spli
     n
         Number of points (>= 10), split 80/10/10.
     r
-        Size of the shape (> 0).
+        The circle's *squared* radius (> 0): the points lie in [-1, 1)^2, so
+        r >= 2 labels every point 1 (a warning says so).
     seed
         Seed of the points; mixed with the task's name.
 
@@ -63,7 +99,7 @@ def make_circle_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Spli
     """
     _check_r("circle", r)
     X = _points("circle", n, seed)
-    return _split(X, (X[:, 0] ** 2 + X[:, 1] ** 2 < r).astype(np.int64))
+    return _labelled("circle", r, X, (X[:, 0] ** 2 + X[:, 1] ** 2 < r).astype(np.int64))
 
 
 def make_inv_circle_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Splits:
@@ -74,7 +110,8 @@ def make_inv_circle_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> 
     n
         Number of points (>= 10), split 80/10/10.
     r
-        Size of the shape (> 0).
+        The circle's *squared* radius (> 0): r >= 2 labels every point 0
+        (a warning says so).
     seed
         Seed of the points; mixed with the task's name.
 
@@ -85,7 +122,7 @@ def make_inv_circle_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> 
     """
     _check_r("inv_circle", r)
     X = _points("inv_circle", n, seed)
-    return _split(X, (X[:, 0] ** 2 + X[:, 1] ** 2 > r).astype(np.int64))
+    return _labelled("inv_circle", r, X, (X[:, 0] ** 2 + X[:, 1] ** 2 > r).astype(np.int64))
 
 
 def make_square_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Splits:
@@ -96,7 +133,8 @@ def make_square_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Spli
     n
         Number of points (>= 10), split 80/10/10.
     r
-        Size of the shape (> 0).
+        The side of the square (> 0): the points lie in [-1, 1)^2, so r >= 2
+        labels every point 1 (a warning says so).
     seed
         Seed of the points; mixed with the task's name.
 
@@ -107,7 +145,7 @@ def make_square_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Spli
     """
     _check_r("square", r)
     X = _points("square", n, seed)
-    return _split(X, ((np.abs(X[:, 0]) < r / 2) & (np.abs(X[:, 1]) < r / 2)).astype(np.int64))
+    return _labelled("square", r, X, ((np.abs(X[:, 0]) < r / 2) & (np.abs(X[:, 1]) < r / 2)).astype(np.int64))
 
 
 def make_xor_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Splits:
@@ -134,7 +172,7 @@ def make_xor_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Splits:
     """
     _check_r("xor", r)
     X = _points("xor", n, seed)
-    return _split(X, (X[:, 0] * X[:, 1] > 0).astype(np.int64))
+    return _labelled("xor", r, X, (X[:, 0] * X[:, 1] > 0).astype(np.int64))
 
 
 # task name -> (maker, X_dict key, dataset name), as in the tutorial
@@ -239,6 +277,11 @@ def make_joint_dataloaders(
         X_dict = {TUTORIAL_TASKS[name][1]: X_split for name in task_names}
         # Each task's rule (the same as its maker's) labels these points.
         Y_dict = {name: torch.from_numpy(_LABELS[name](X_split.numpy(), r)) for name in task_names}
+        if split == "train":
+            for name in task_names:
+                kind = name.removesuffix("_task")
+                points = f"training points for {name!r}"
+                _warn_one_class("make_joint_dataloaders", kind, r, Y_dict[name].numpy(), points=points, stacklevel=3)
         dataset = DictDataset("jointDataset", split, X_dict, Y_dict)
         loaders.append(DictDataLoader(dataset, batch_size=batch_size, shuffle=split == "train"))
     return loaders

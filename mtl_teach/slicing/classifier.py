@@ -212,6 +212,11 @@ class SliceAwareClassifier(MultitaskClassifier):
             )
         super().check_training_data(train_loaders)
 
+    def _own_label_tasks(self) -> list[str]:
+        # The slice tasks' labels are derived from the base task's and the slice matrix: one
+        # class is normal there (the "base" slice holds every point; a slice may be one class).
+        return [self.task_name]
+
     # -------------------------------------------------------------- scoring
     def score_slices(self, dataloaders: Sequence[DictDataLoader], as_dataframe: bool = False) -> Any:
         """Score the base task's final head on every slice.
