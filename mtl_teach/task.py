@@ -113,10 +113,10 @@ def _loss_fix(loss_func: Any, logits: Any) -> str:
     name = function_name(loss_func).lower()
     if "binary" not in name and "bce" not in name:
         return LOSS_FIX
-    if isinstance(logits, torch.Tensor) and logits.dim() == 2 and logits.shape[1] == 1:
+    if isinstance(logits, torch.Tensor) and logits.dim() == 1:
         return (
-            "with a 1-output head, give the binary loss float labels of the same shape: "
-            "lambda logits, labels: F.binary_cross_entropy_with_logits(logits.squeeze(1), labels.float())."
+            "give the binary loss float labels: "
+            "lambda logits, labels: F.binary_cross_entropy_with_logits(logits, labels.float())."
         )
     return (
         "a binary loss (BCE) wants one output per example and float labels; this head gives one output per "

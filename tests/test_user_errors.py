@@ -125,7 +125,7 @@ def test_seeds_from_a_generator_or_numpy_array_are_all_used():
     result = compare_weightings(weightings=(w for w in ["equal"]), seeds=(s for s in [0, 1]), n_epochs=1, n_test=100)
     assert result.seeds == [0, 1] and list(result.accuracy) == ["equal"]
     assert len(result.accuracy["equal"]["circle_task"]) == 2
-    result = compare_sharing(seeds=np.arange(1), n_target=8, n_test=100, hidden=(4,), n_epochs=1)
+    result = compare_sharing(seeds=np.arange(1), n_target=20, n_test=100, hidden=(4,), n_epochs=1)
     assert result.seeds == [0] and type(result.seeds[0]) is int
 
 
