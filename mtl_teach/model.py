@@ -63,6 +63,7 @@ class MultitaskClassifier(nn.Module):
         self.module_pool = nn.ModuleDict()
         self.tasks: dict[str, Task] = {}
         self._plans: dict[str, tuple[Node, ...]] = {}
+        self._outputs_checked: set[str] = set()  # tasks whose output_func passed Task.check_output
         if isinstance(tasks, Task):
             tasks = [tasks]
         for task in tasks:
@@ -127,6 +128,7 @@ class MultitaskClassifier(nn.Module):
                 "pass one of those names.",
             )
         del self.tasks[task_name], self._plans[task_name]
+        self._outputs_checked.discard(task_name)
         used = {key for task in self.tasks.values() for key in task.module_pool}
         for key in [k for k in self.module_pool if k not in used]:
             del self.module_pool[key]
@@ -137,6 +139,7 @@ class MultitaskClassifier(nn.Module):
         # again, so that a loaded model's ids agree with those of tasks added to it later.
         super().__setstate__(state)
         self._plans = {name: compile_task(task) for name, task in self.tasks.items()}
+        self._outputs_checked = set()
 
     @property
     def task_names(self) -> list[str]:
@@ -419,6 +422,7 @@ class MultitaskClassifier(nn.Module):
                     task.check_loss(logits, labels)
                     task.check_output(logits.detach() if isinstance(logits, torch.Tensor) else logits, len(labels))
                     checked.add(task_name)
+                    self._outputs_checked.add(task_name)
 
     # ---------------------------------------------------- predict / score
     def predict(
@@ -463,13 +467,13 @@ class MultitaskClassifier(nn.Module):
                 for label, task_name in label_tasks.items():
                     golds[label].append(Y_dict[label])
                     task = self.tasks[task_name]
-                    # The first batch's output is checked (a distribution over the classes): logits
-                    # taken for probabilities would be scored and plotted without a word.
-                    output = (
-                        task.output_func(outputs[task_name])
-                        if i
-                        else task.check_output(outputs[task_name], len(Y_dict[label]))
-                    )
+                    if i == 0 and task_name not in self._outputs_checked:
+                        # Once per task: its output must be a distribution over the classes, or
+                        # logits taken for probabilities would be scored and plotted without a word.
+                        output = task.check_output(outputs[task_name], len(Y_dict[label]))
+                        self._outputs_checked.add(task_name)
+                    else:
+                        output = task.output_func(outputs[task_name])
                     probs[label].append(output.float())
         result = {
             "golds": {k: torch.cat(v).cpu().numpy() for k, v in golds.items()},

@@ -190,7 +190,7 @@ class Task:
     output_func
         ``f(logits) -> probs``, shape ``(batch, n_classes)``, each row a
         probability distribution; softmax over dim 1 by default. Checked
-        before training and on the first batch of every predict (:meth:`check_output`).
+        before training, or on the first batch a model predicts (:meth:`check_output`).
     weight
         Multiplier of this task's loss in the total loss.
     """
@@ -346,7 +346,8 @@ class Task:
     def check_output(self, logits: Any, n_examples: int) -> torch.Tensor:
         """Call :attr:`output_func` once and check its result; return it.
 
-        Called before training and on the first batch of every ``predict``:
+        Called before training, and on the first batch of a ``predict`` when the
+        model has not checked this task yet (once: the check costs a few tensor operations):
         for a classification task (:attr:`is_classification`) the result must
         be a probability distribution over the classes for each example, or the
         predictions, the scores and the decision-boundary plots are silently wrong.
