@@ -489,6 +489,20 @@ def test_a_weighting_function_that_raises_is_named_with_the_shape_of_g(joint):
     assert_untrained(model, before)
 
 
+def test_an_unwritten_stub_still_raises_not_implemented(joint, loaders):
+    # The exercises and the grader read NotImplementedError as "not attempted": it is not renamed.
+    def my_pcgrad(G):
+        raise NotImplementedError
+
+    def my_loss(logits, labels):
+        raise NotImplementedError
+
+    with pytest.raises(NotImplementedError):
+        fit(MultitaskClassifier(tasks()), joint, weighting=my_pcgrad)
+    with pytest.raises(NotImplementedError):
+        fit(MultitaskClassifier(tasks(loss_func=my_loss)), loaders)
+
+
 def test_optimize_toy_checks_its_method_as_the_trainer_does(joint):
     def as_matrix(G):
         return G  # (tasks, params), not a direction
