@@ -45,30 +45,43 @@ def _check_r(kind: str, r: float) -> None:
         fail(f"make_{kind}_dataset(r)", "must be a number > 0", r, "pass e.g. r=1.")
 
 
-# What each maker compares r with: a task of one class teaches nothing, and scores 1.0 on data made the same way.
-_R_MEANING = {
-    "circle": "a point is inside when x0^2 + x1^2 < r, so r is the squared radius",
-    "inv_circle": "a point is outside when x0^2 + x1^2 > r, so r is the squared radius",
-    "square": "a point is inside when |x0| < r/2 and |x1| < r/2, so r is the side of the square",
+# What each maker compares r with, and about which fraction of the points r puts inside the shape
+# (the circle's pi r / 4 holds for r <= 1; both reach 1 at r = 2, where every point is inside).
+_R_RULES: dict[str, tuple[str, Callable[[float], float]]] = {
+    "circle": ("a point is inside when x0^2 + x1^2 < r, so r is the squared radius", lambda r: min(np.pi * r / 4, 1)),
+    "inv_circle": (
+        "a point is outside when x0^2 + x1^2 > r, so r is the squared radius",
+        lambda r: min(np.pi * r / 4, 1),
+    ),
+    "square": (
+        "a point is inside when |x0| < r/2 and |x1| < r/2, so r is the side of the square",
+        lambda r: min(r / 2, 1) ** 2,
+    ),
 }
 
 
 def _warn_one_class(
     maker: str, kind: str, r: float, Y: np.ndarray, *, points: str = "points", stacklevel: int = 4
 ) -> None:
-    """Warn when the labels ``Y``, shape ``(n,)``, are all one class (``stacklevel``: the caller's call)."""
+    """Warn when the labels ``Y``, shape ``(n,)``, are all one class (``stacklevel``: the caller's call).
+
+    A task with one class teaches nothing, and scores 1.0 on data made the same
+    way. The warning says whether ``r`` is the cause (it leaves less than one
+    point of the other class to expect) or chance with few points.
+    """
     if Y.size == 0 or Y.min() != Y.max():
         return
-    meaning = _R_MEANING.get(kind)
-    why = (
-        f"{meaning}, and the points lie in [-1, 1)^2 (r >= 2 takes in every point, a tiny r none)"
-        if meaning
-        else "the rule gives every point the same label"
-    )
+    meaning, inside = _R_RULES.get(kind, ("", lambda r: 0.5))
+    expected_other = Y.size * min(inside(r), 1 - inside(r))  # points of the rarer class r leads one to expect
+    if meaning and expected_other < 1:
+        why = f"{meaning}, and the points lie in [-1, 1)^2: r >= 2 takes in every point, a tiny r none"
+        fix = "pass r between 0 and 2, e.g. r=1."
+    else:
+        why = f"with only {Y.size} points, chance gave them one class"
+        fix = "pass more points, e.g. n=1000."
     warnings.warn(
         f"{maker}(r={r}) labels every one of its {Y.size} {points} {int(Y[0])}: {why}. A task with one class "
-        "teaches nothing, and its accuracy looks perfect on data made the same way. "
-        + ("Fix: pass r between 0 and 2, e.g. r=1." if meaning else "Fix: pass more points (n)."),
+        f"teaches nothing, and its accuracy looks perfect on data made the same way. Fix: {fix}",
         UserWarning,
         stacklevel=stacklevel,
     )

@@ -721,6 +721,16 @@ def test_a_maker_warns_when_r_labels_every_point_alike(maker, r, label, meaning)
     assert warning.filename == __file__  # points at the caller's line
 
 
+def test_a_maker_says_when_few_points_not_r_gave_one_class():
+    with pytest.warns(UserWarning) as record:
+        make_circle_dataset(n=10, seed=0)  # all ten inside the unit circle, by chance
+    (warning,) = record
+    assert str(warning.message).startswith(
+        "make_circle_dataset(r=1.0) labels every one of its 10 points 1: with only 10 points, chance gave them one class."
+    )
+    assert str(warning.message).endswith("Fix: pass more points, e.g. n=1000.")
+
+
 def test_joint_loaders_warn_for_each_task_labelled_alike():
     with pytest.warns(UserWarning) as record:
         make_joint_dataloaders(["circle_task", "inv_circle_task"], n=100, r=3)
