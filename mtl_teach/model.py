@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -610,7 +610,7 @@ def _resolve_device(device: str | torch.device) -> torch.device:
     return torch.device(device)
 
 
-def _not_one_loader(dataloader: Any) -> None:
+def _not_one_loader(dataloader: Any) -> NoReturn:
     # predict takes one loader; say what to do with what was passed instead.
     if isinstance(dataloader, list | tuple) and all(isinstance(dl, DictDataLoader) for dl in dataloader):
         fail(

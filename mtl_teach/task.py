@@ -270,6 +270,8 @@ class Task:
             fail(f"{where} weight", "must be a finite number >= 0", self.weight, "pass e.g. weight=1.0.")
         if self.scorer is not None and not isinstance(self.scorer, Scorer):
             fail(f"{where} scorer", "must be a Scorer", self.scorer, "pass e.g. Scorer(metrics=['accuracy']).")
+        if type(self.weight) not in (int, float):
+            object.__setattr__(self, "weight", float(self.weight))  # a numpy number, as a Python float
         object.__setattr__(self, "module_pool", pool)
         object.__setattr__(self, "op_sequence", ops)
         object.__setattr__(self, "task_flow", None)

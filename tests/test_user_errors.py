@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from mtl_teach import DictDataLoader, DictDataset, MTLConfigError, Trainer, set_seed
+from mtl_teach import DictDataLoader, DictDataset, MTLConfigError, Task, Trainer, set_seed
 from mtl_teach.balancing import GradNorm
 from mtl_teach.callbacks import ModelSnapshots
 from mtl_teach.imbalance import compare_weightings, make_tutorial_model
@@ -84,7 +84,10 @@ def test_the_same_numpy_seed_trains_the_same_model_as_the_int():
 
 def test_numpy_floats_are_numbers():
     assert GradNorm(alpha=np.float32(1.5)).alpha == 1.5
-    assert make_tutorial_model(weights={"circle_task": np.float32(2.0)}).tasks["circle_task"].weight == 2.0
+    weight = make_tutorial_model(weights={"circle_task": np.float32(2.0)}).tasks["circle_task"].weight
+    assert weight == 2.0 and type(weight) is float
+    task = make_tutorial_model(["circle_task"]).tasks["circle_task"]
+    assert type(Task(task.name, task.module_pool, task.op_sequence, weight=np.float16(0.5)).weight) is float
     G = torch.tensor([[1.0, 0.0], [-1.0, 1.0]])
     torch.testing.assert_close(cagrad(G, c=np.float32(0.5)), cagrad(G, c=0.5))
 
