@@ -25,7 +25,9 @@ def names(items: Iterable[Any]) -> str:
     return ", ".join(repr(item) for item in listed) if listed else "(none)"
 
 
-def fail(param: str, rule: str, value: Any, fix: str, *, raw: bool = False) -> NoReturn:
+def fail(
+    param: str, rule: str, value: Any, fix: str, *, raw: bool = False, cause: BaseException | None = None
+) -> NoReturn:
     """Raise :class:`MTLConfigError` as ``param: rule; got value. Fix: fix``.
 
     Parameters
@@ -40,9 +42,15 @@ def fail(param: str, rule: str, value: Any, fix: str, *, raw: bool = False) -> N
         One sentence on how to fix it.
     raw
         Show ``value`` as given (already formatted) instead of its ``repr``.
+    cause
+        The exception this one explains (e.g. what a student's function
+        raised); chained, so its traceback is still shown.
     """
     shown = value if raw else _short(value)
-    raise MTLConfigError(f"{param} {rule}; got {shown}. Fix: {fix}")
+    error = MTLConfigError(f"{param} {rule}; got {shown}. Fix: {fix}")
+    if cause is None:
+        raise error  # not `from None`, which would hide the exception being handled, if any
+    raise error from cause
 
 
 def check_choice(param: str, value: Any, choices: Iterable[str]) -> str:

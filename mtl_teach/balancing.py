@@ -42,10 +42,12 @@ import torch
 from torch import nn
 
 from mtl_teach._errors import fail, names
+from mtl_teach._probe import call_once, function_name
+from mtl_teach._validation import is_number
 from mtl_teach.callbacks import Callback, TrainerView
 from mtl_teach.model import MultitaskClassifier
+from mtl_teach.weighting import METHOD_FIX, AggregationMethod, check_direction, check_method
 from mtl_teach.weighting import METHODS as AGGREGATIONS
-from mtl_teach.weighting import AggregationMethod
 
 if TYPE_CHECKING:
     from mtl_teach.data import DictDataLoader
@@ -200,7 +202,7 @@ class GradNorm(Weighting):
 
     def __init__(self, alpha: float = 1.5) -> None:
         super().__init__()
-        if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not math.isfinite(alpha) or alpha < 0:
+        if not is_number(alpha) or not math.isfinite(alpha) or alpha < 0:
             fail("GradNorm(alpha)", "must be a finite number >= 0", alpha, "use the paper's alpha=1.5.")
         self.alpha = float(alpha)
 
@@ -281,7 +283,8 @@ class GradientAggregation(Weighting):
                 )
             self.method_name, self.method = method, AGGREGATIONS[method]
         elif callable(method):
-            self.method_name, self.method = getattr(method, "__name__", type(method).__name__), method
+            check_method("GradientAggregation(method)", method)
+            self.method_name, self.method = function_name(method), method
         else:
             fail(
                 "GradientAggregation(method)",
@@ -297,6 +300,7 @@ class GradientAggregation(Weighting):
 
     def bind(self, model: MultitaskClassifier, train_loaders: Sequence[DictDataLoader]) -> None:
         super().bind(model, train_loaders)
+        self._called = False  # the method's first call in this fit is checked (_call)
         self.shared = shared_parameters(model)
         shared_ids = {id(p) for p in self.shared}
         self.heads = [p for p in model.parameters() if p.requires_grad and id(p) not in shared_ids]
@@ -317,26 +321,13 @@ class GradientAggregation(Weighting):
             offset += p.numel()
 
     def _call(self, G: torch.Tensor) -> torch.Tensor:
-        direction = self.method(G)
-        if not isinstance(direction, torch.Tensor) or direction.shape != G.shape[1:]:
-            got = f"shape {tuple(direction.shape)}" if isinstance(direction, torch.Tensor) else type(direction).__name__
-            fail(
-                f"Trainer(weighting={self.method_name})",
-                f"must return a tensor of shape ({G.shape[1]},), one entry per shared parameter, for G of "
-                f"shape {tuple(G.shape)}",
-                got,
-                "return one direction vector (e.g. the sum of the projected rows), not a matrix or a list.",
-                raw=True,
-            )
-        if not bool(torch.isfinite(direction).all()):
-            fail(
-                f"Trainer(weighting={self.method_name})",
-                "must return finite numbers",
-                "NaN or inf",
-                "check for a division by a norm that can be 0 (only project when the dot product is < 0).",
-                raw=True,
-            )
-        return direction
+        where = f"Trainer(weighting={self.method_name})"
+        if self._called:
+            direction = self.method(G)
+        else:  # its first call: what it raises is named, with G's shape
+            direction = call_once(where, self.method, {"G": G}, METHOD_FIX, name=self.method_name)
+            self._called = True
+        return check_direction(where, direction, G)
 
     def __repr__(self) -> str:
         return f"GradientAggregation({self.method_name!r})"
@@ -349,7 +340,48 @@ def is_weighting(weighting: object) -> bool:
     """Whether ``Trainer(weighting=...)`` accepts this: a name of :data:`WEIGHTINGS`, a Weighting, a function."""
     if isinstance(weighting, str):
         return weighting in WEIGHTINGS
-    return isinstance(weighting, Weighting) or callable(weighting)
+    return isinstance(weighting, Weighting) or (callable(weighting) and not isinstance(weighting, type))
+
+
+def check_weighting(param: str, weighting: object) -> None:
+    """Fail unless ``Trainer(weighting=...)`` accepts ``weighting``, saying what was meant when it is a common slip.
+
+    Parameters
+    ----------
+    param
+        The parameter named in messages, ``"Trainer(weighting)"``.
+    weighting
+        A name of :data:`WEIGHTINGS`, a :class:`Weighting` object, or a function ``f(G)``.
+    """
+    rule = f"must be one of {names(WEIGHTINGS)}, a Weighting object or a function f(G)"
+    if isinstance(weighting, type) and issubclass(weighting, Weighting):
+        # The class's own call would take the gradients for its arguments (GradNorm(alpha=G)).
+        by_name = weighting.name if isinstance(weighting.name, str) and weighting.name in WEIGHTINGS else None
+        fail(
+            param,
+            "must be a Weighting object, not its class",
+            weighting.__name__,
+            f"create one: weighting={weighting.__name__}()"
+            + (f", or pass its name, weighting={by_name!r}." if by_name else "."),
+            raw=True,
+        )
+    if isinstance(weighting, Mapping) or (
+        isinstance(weighting, list | tuple) and weighting and all(is_number(w) for w in weighting)
+    ):
+        fail(
+            param,
+            "picks a method that balances the tasks as they train; fixed weights per task belong to the tasks",
+            weighting,
+            "give each task its weight, Task(name, module_pool, op_sequence, weight=2.0) (its loss is multiplied "
+            f"by it), and leave weighting='equal'; or pick a method: {names(WEIGHTINGS)}.",
+        )
+    if isinstance(weighting, str):
+        if weighting not in WEIGHTINGS:
+            fail(param, rule, weighting, f"pick one of {names(WEIGHTINGS)}.")
+    elif callable(weighting) and not isinstance(weighting, Weighting):
+        check_method(param, weighting)
+    elif not isinstance(weighting, Weighting):
+        fail(param, rule, weighting, f"pick one of {names(WEIGHTINGS)}.")
 
 
 def make_weighting(
@@ -474,6 +506,7 @@ __all__ = [
     "TaskWeightsLog",
     "UncertaintyWeighting",
     "Weighting",
+    "check_weighting",
     "is_weighting",
     "make_weighting",
     "shared_parameters",

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import torch
 
 from mtl_teach._errors import fail, names
+from mtl_teach._validation import is_integer
 from mtl_teach.log_writers import JsonWriter, TensorBoardWriter
 from mtl_teach.model import MultitaskClassifier
 
@@ -219,9 +220,9 @@ class ModelSnapshots(Callback):
     """
 
     def __init__(self, every: int = 1) -> None:
-        if not isinstance(every, int) or every < 1:
+        if not is_integer(every) or every < 1:
             fail("ModelSnapshots(every)", "must be an integer >= 1", every, "pass e.g. every=1.")
-        self.every = every
+        self.every = int(every)
         self.snapshots: list[tuple[int, dict[str, Any]]] = []
 
     def _take(self, model: MultitaskClassifier, epoch: int) -> None:

@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from mtl_teach._errors import check_choice, fail, names
+from mtl_teach._validation import as_list, is_integer, is_number
 
 SPLITS = ("train", "valid", "test")
 EVAL_BATCH_SIZE = 4096  # eval_batches() cuts tensor datasets into chunks this big
@@ -112,7 +113,7 @@ def _as_inputs(where: str, values: Any) -> Any:
 
 
 def _numbers(row: list | tuple) -> bool:
-    return all(isinstance(value, int | float) and not isinstance(value, bool) for value in row)
+    return all(is_number(value) for value in row)
 
 
 class DictDataset(Dataset[Batch]):
@@ -281,7 +282,7 @@ class DictDataLoader(DataLoader[Batch]):
                 "pass the batch size by name: DictDataLoader(dataset, batch_size=32).",
             )
         batch_size = kwargs.get("batch_size", 1)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if not is_integer(batch_size) or batch_size < 1:
             # None (torch's "no batching") would hand collate_dicts single items, not lists.
             fail(
                 "DictDataLoader(batch_size)",
@@ -289,6 +290,8 @@ class DictDataLoader(DataLoader[Batch]):
                 batch_size,
                 "pass e.g. batch_size=32 (the examples per step).",
             )
+        if "batch_size" in kwargs:
+            kwargs["batch_size"] = int(batch_size)  # torch's sampler takes no numpy integers
         super().__init__(dataset, collate_fn=collate_fn, **kwargs)
 
     def _fast(self) -> bool:
@@ -339,6 +342,54 @@ class DictDataLoader(DataLoader[Batch]):
 
     def __repr__(self) -> str:
         return f"DictDataLoader({self.dataset.name!r}, split={self.dataset.split!r}, n={len(self.dataset)}, batch_size={self.batch_size}, tasks={names(self.dataset.Y_dict)})"
+
+
+def loader_list(where: str, dataloaders: Any) -> list[DictDataLoader]:
+    """One loader, or an iterable of loaders read once (a generator too), as a list; else a clear error.
+
+    Parameters
+    ----------
+    where
+        The parameter named in messages, e.g. ``"Trainer.fit(dataloaders)"``.
+    dataloaders
+        A :class:`DictDataLoader` or an iterable of them.
+    """
+    if isinstance(dataloaders, DictDataLoader):
+        return [dataloaders]
+    rule, fix = "must be a list of DictDataLoader", "wrap each dataset: DictDataLoader(dataset, batch_size=32)."
+    if isinstance(dataloaders, Mapping):
+        # Iterating a dict gives its keys: say what to pass instead of failing on a key.
+        fail(
+            where, rule, f"a dict with keys {names(dataloaders)}", "pass its values: list(loaders.values()).", raw=True
+        )
+    loaders = as_list(where, dataloaders, rule, "pass e.g. [train_loader, valid_loader].")
+    for loader in loaders:
+        if not isinstance(loader, DictDataLoader):
+            fail(where, rule, type(loader).__name__, fix, raw=True)
+    return loaders
+
+
+def labelled_sample(loader: DictDataLoader, label: str, n: int = 8) -> Batch | None:
+    """The first ``n`` examples of the loader's dataset that carry ``label`` (not -1), as one batch.
+
+    The batch is made by the loader's own ``collate_fn``, without iterating
+    the loader: no random number is drawn, so a training run that follows is
+    exactly as it would have been. None when no example carries the label.
+
+    Parameters
+    ----------
+    loader
+        A :class:`DictDataLoader`.
+    label
+        A key of its dataset's ``Y_dict``.
+    n
+        At most this many examples.
+    """
+    data = loader.dataset
+    index = (data.Y_dict[label] != -1).nonzero().flatten()[:n].tolist()
+    if not index:
+        return None
+    return loader.collate_fn([data[i] for i in index])
 
 
 def label_ranges(Y_dict: Mapping[str, Any]) -> dict[str, tuple[int, int]]:

@@ -23,6 +23,7 @@ import numpy as np
 from torch import nn
 
 from mtl_teach._errors import fail, names
+from mtl_teach._validation import as_list, is_integer, is_number, seed_list
 from mtl_teach.balancing import WEIGHTINGS
 from mtl_teach.model import MultitaskClassifier
 from mtl_teach.seed import set_seed
@@ -124,14 +125,12 @@ def make_tutorial_model(
         Task -> loss weight (``Task(weight=...)``); 1 for the tasks left out.
     """
     weights = dict(weights or {})
+    rule = f"must name tutorial tasks ({names(TUTORIAL_TASKS)}), and so must the keys of weights"
+    fix = "pass e.g. ('circle_task', 'square_task')."
+    task_names = as_list("make_tutorial_model(task_names)", task_names, rule, fix)  # read once: a generator too
     unknown = [name for name in [*task_names, *weights] if name not in TUTORIAL_TASKS]
-    if isinstance(task_names, str) or unknown:
-        fail(
-            "make_tutorial_model(task_names)",
-            f"must name tutorial tasks ({names(TUTORIAL_TASKS)}), and so must the keys of weights",
-            task_names if isinstance(task_names, str) else unknown,
-            "pass e.g. ('circle_task', 'square_task').",
-        )
+    if unknown:
+        fail("make_tutorial_model(task_names)", rule, unknown, fix)
     trunk = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 4), nn.ReLU())  # shared by every task
     tasks = []
     for name in task_names:
@@ -191,19 +190,15 @@ def compare_weightings(
             )
     if quiet == loud:
         fail(f"{where}(loud)", "must differ from quiet", loud, "pass another tutorial task, e.g. 'square_task'.")
-    if isinstance(loud_weight, bool) or not isinstance(loud_weight, int | float) or not loud_weight > 0:
+    if not is_number(loud_weight) or not loud_weight > 0:
         fail(f"{where}(loud_weight)", "must be a number > 0", loud_weight, "pass e.g. loud_weight=100.")
-    if isinstance(weightings, str) or not weightings or any(w not in WEIGHTINGS for w in weightings):
-        fail(
-            f"{where}(weightings)",
-            f"must be a list of names from {names(WEIGHTINGS)}",
-            weightings,
-            "pass e.g. ('equal', 'gradnorm').",
-        )
-    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
-        fail(f"{where}(seeds)", "must be a non-empty list of integers >= 0", list(seeds), "pass e.g. range(5).")
+    rule, fix = f"must be a list of names from {names(WEIGHTINGS)}", "pass e.g. ('equal', 'gradnorm')."
+    weightings = as_list(f"{where}(weightings)", weightings, rule, fix)  # read once: a generator too
+    if not weightings or any(w not in WEIGHTINGS for w in weightings):
+        fail(f"{where}(weightings)", rule, weightings, fix)
+    seeds = seed_list(f"{where}(seeds)", seeds)
     for param, value, low in (("n_epochs", n_epochs, 1), ("n_test", n_test, 100)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        if not is_integer(value) or value < low:
             fail(f"{where}({param})", f"must be an integer >= {low}", value, f"pass e.g. {param}={max(low, 20)}.")
     pair = (quiet, loud)
     accuracy = {w: {t: [] for t in pair} for w in weightings}

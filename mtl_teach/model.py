@@ -12,14 +12,14 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
 from torch import nn
 
 from mtl_teach._errors import check_choice, fail, import_pandas, names
-from mtl_teach.data import DictDataLoader, eval_batches
+from mtl_teach.data import DictDataLoader, eval_batches, label_ranges, labelled_sample, loader_list
 from mtl_teach.graph import Node, compile_task, run_tasks
 from mtl_teach.initialization import INIT_SCHEMES, initialize
 from mtl_teach.task import Task
@@ -63,6 +63,7 @@ class MultitaskClassifier(nn.Module):
         self.module_pool = nn.ModuleDict()
         self.tasks: dict[str, Task] = {}
         self._plans: dict[str, tuple[Node, ...]] = {}
+        self._outputs_checked: set[str] = set()  # tasks whose output_func passed Task.check_output
         if isinstance(tasks, Task):
             tasks = [tasks]
         for task in tasks:
@@ -127,9 +128,18 @@ class MultitaskClassifier(nn.Module):
                 "pass one of those names.",
             )
         del self.tasks[task_name], self._plans[task_name]
+        self._outputs_checked.discard(task_name)
         used = {key for task in self.tasks.values() for key in task.module_pool}
         for key in [k for k in self.module_pool if k not in used]:
             del self.module_pool[key]
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # copy.deepcopy and torch.load(..., weights_only=False) rebuild the model from its
+        # __dict__. The plans' node ids are interned per process (graph._intern): compile them
+        # again, so that a loaded model's ids agree with those of tasks added to it later.
+        super().__setstate__(state)
+        self._plans = {name: compile_task(task) for name, task in self.tasks.items()}
+        self._outputs_checked = set()
 
     @property
     def task_names(self) -> list[str]:
@@ -347,6 +357,72 @@ class MultitaskClassifier(nn.Module):
                 UserWarning,
                 stacklevel=4,
             )
+        for task, (only, count) in self._one_class_tasks(train_loaders).items():
+            # Nothing fails, yet the task learns a constant and scores 1.0 on data labelled the same way.
+            warnings.warn(
+                f"Every training label of task {task!r} is {only} ({count} labels): a task with one class teaches "
+                f"the model to answer {only} everywhere, and its accuracy looks perfect on data labelled the same "
+                "way. Check how the labels were made (e.g. make_circle_dataset's r is the squared radius: r >= 2 "
+                "labels every point 1), or add examples of the other classes.",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    def _one_class_tasks(self, train_loaders: Sequence[DictDataLoader]) -> dict[str, tuple[int, int]]:
+        # Task -> (its only class, number of labels), for the tasks whose training labels (not -1)
+        # are all one class, over every train loader. Only the tasks of _own_label_tasks().
+        seen: dict[str, set[int]] = {}
+        counts: dict[str, int] = {}
+        own = set(self._own_label_tasks())
+        for loader in train_loaders:
+            for label, task in self.label_tasks(loader.dataset.Y_dict).items():
+                Y = loader.dataset.Y_dict[label]
+                Y = Y[Y != -1]  # (labelled,)
+                if task in own and Y.numel():
+                    low, high = (int(value) for value in torch.aminmax(Y))
+                    seen.setdefault(task, set()).update({low, high})
+                    counts[task] = counts.get(task, 0) + Y.numel()
+        return {task: (next(iter(classes)), counts[task]) for task, classes in seen.items() if len(classes) == 1}
+
+    def _own_label_tasks(self) -> list[str]:
+        """The tasks whose labels come from the user (all of them here; slice tasks derive theirs)."""
+        return list(self.tasks)
+
+    def check_task_functions(self, train_loaders: Sequence[DictDataLoader]) -> None:
+        """Call each task's ``loss_func`` and ``output_func`` once on a few training examples.
+
+        ``Trainer.fit`` calls this before training, so that a mistake in a
+        task's own functions fails at once, named (:meth:`Task.check_loss`,
+        :meth:`Task.check_output`), instead of inside torch at the first step
+        or, for ``output_func``, when the valid loaders are first scored.
+        The model runs in eval mode on each task's first 8 labelled examples:
+        no random number is drawn and no BatchNorm statistic moves, so the
+        training that follows is exactly as it would have been.
+
+        Parameters
+        ----------
+        train_loaders
+            The loaders ``Trainer.fit`` trains on.
+        """
+        checked: set[str] = set()
+        with evaluating(self):
+            for loader in train_loaders:
+                ranges = label_ranges(loader.dataset.Y_dict)
+                for label, task_name in self.label_tasks(loader.dataset.Y_dict).items():
+                    batch = None if task_name in checked else labelled_sample(loader, label)
+                    if batch is None:
+                        continue
+                    X_dict, Y_dict = batch
+                    logits = self.forward(X_dict, [task_name])[task_name]
+                    if isinstance(logits, torch.Tensor) and label in ranges:
+                        # Every label of the dataset against the head first: a clearer error than the loss's.
+                        _check_labels(task_name, *ranges[label], logits.dim(), logits.shape[-1])
+                    labels = Y_dict[label].to(self.device)  # (n,), no -1
+                    task = self.tasks[task_name]
+                    task.check_loss(logits, labels)
+                    task.check_output(logits.detach() if isinstance(logits, torch.Tensor) else logits, len(labels))
+                    checked.add(task_name)
+                    self._outputs_checked.add(task_name)
 
     # ---------------------------------------------------- predict / score
     def predict(
@@ -376,6 +452,8 @@ class MultitaskClassifier(nn.Module):
             ``output_func`` of its logits) and ``preds`` ``(n,)``, each a dict
             of label key -> numpy array.
         """
+        if not isinstance(dataloader, DictDataLoader):
+            _not_one_loader(dataloader)
         where = f"{dataloader.dataset.name!r} Y_dict"
         label_tasks = self.label_tasks(dataloader.dataset.Y_dict, remap_labels, where=where)
         task_names = list(dict.fromkeys(label_tasks.values()))
@@ -384,11 +462,19 @@ class MultitaskClassifier(nn.Module):
         # A `with` block, not torch's decorator: the decorator would put a frame
         # of torch's code into the traceback of every error raised here.
         with evaluating(self), torch.inference_mode():
-            for X_dict, Y_dict in eval_batches(dataloader):
+            for i, (X_dict, Y_dict) in enumerate(eval_batches(dataloader)):
                 outputs = self.forward(X_dict, task_names)
                 for label, task_name in label_tasks.items():
                     golds[label].append(Y_dict[label])
-                    probs[label].append(self.tasks[task_name].output_func(outputs[task_name]).float())
+                    task = self.tasks[task_name]
+                    if i == 0 and task_name not in self._outputs_checked:
+                        # Once per task: its output must be a distribution over the classes, or
+                        # logits taken for probabilities would be scored and plotted without a word.
+                        output = task.check_output(outputs[task_name], len(Y_dict[label]))
+                        self._outputs_checked.add(task_name)
+                    else:
+                        output = task.output_func(outputs[task_name])
+                    probs[label].append(output.float())
         result = {
             "golds": {k: torch.cat(v).cpu().numpy() for k, v in golds.items()},
             "probs": {k: torch.cat(v).cpu().numpy() for k, v in probs.items()},
@@ -427,10 +513,8 @@ class MultitaskClassifier(nn.Module):
             ``{"task/dataset/split/metric": value}`` by default.
         """
         pandas = import_pandas("score(as_dataframe=True)") if as_dataframe else None
-        if isinstance(dataloaders, DictDataLoader):
-            dataloaders = [dataloaders]
         metrics: dict[str, float] = {}
-        for loader in dataloaders:
+        for loader in loader_list("score(dataloaders)", dataloaders):
             results = self.predict(loader, return_preds=True, remap_labels=remap_labels)
             data = loader.dataset
             for label, task_name in self.label_tasks(data.Y_dict, remap_labels).items():
@@ -463,15 +547,30 @@ class MultitaskClassifier(nn.Module):
         """
         checkpoint = torch.load(model_path, map_location=self.device, weights_only=True)
         state = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else checkpoint
-        missing, unexpected = set(self.state_dict()) - set(state), set(state) - set(self.state_dict())
+        own = self.state_dict()
+        where = f"MultitaskClassifier.load({str(model_path)!r})"
+        missing, unexpected = set(own) - set(state), set(state) - set(own)
         if missing or unexpected:
             fail(
-                f"MultitaskClassifier.load({str(model_path)!r})",
+                where,
                 "must hold weights for exactly this model's modules",
                 f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}",
                 "build the model with the same tasks as the saved one.",
                 raw=True,
             )
+        # Same names, other sizes: say which module differs, not torch's list of "size mismatch".
+        for key, tensor in own.items():
+            saved = state[key]
+            if isinstance(saved, torch.Tensor) and saved.shape != tensor.shape:
+                module = key.removeprefix("module_pool.").rsplit(".", 1)[0]  # e.g. "base_mlp.2"
+                fail(
+                    where,
+                    f"must hold weights of the same shapes as this model's; module {module!r} differs",
+                    f"{key} of shape {tuple(saved.shape)} saved, {tuple(tensor.shape)} in this model",
+                    f"build {module.split('.')[0]!r} with the same layer sizes as the saved model "
+                    f"(e.g. nn.Linear widths), or load into the model that was saved.",
+                    raw=True,
+                )
         self.load_state_dict(state)
 
 
@@ -509,6 +608,26 @@ def _resolve_device(device: str | torch.device) -> torch.device:
             'use device="cpu" or device="auto".',
         )
     return torch.device(device)
+
+
+def _not_one_loader(dataloader: Any) -> NoReturn:
+    # predict takes one loader; say what to do with what was passed instead.
+    if isinstance(dataloader, list | tuple) and all(isinstance(dl, DictDataLoader) for dl in dataloader):
+        fail(
+            "MultitaskClassifier.predict(dataloader)",
+            "must be one DictDataLoader (its predictions are keyed by label, which loaders share)",
+            f"a {type(dataloader).__name__} of {len(dataloader)} loaders",
+            "predict each loader: {(dl.dataset.name, dl.dataset.split): model.predict(dl) for dl in loaders}, "
+            "or score them all with model.score(loaders).",
+            raw=True,
+        )
+    fail(
+        "MultitaskClassifier.predict(dataloader)",
+        "must be a DictDataLoader",
+        type(dataloader).__name__,
+        "wrap your data: DictDataLoader(DictDataset(name, split, X_dict, Y_dict), batch_size=32).",
+        raw=True,
+    )
 
 
 def _check_labels(task_name: str, low: int, high: int, n_dims: int, n_classes: int) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from mtl_teach._errors import fail, names
+from mtl_teach._probe import call_once, check_function, describe, function_name
 
 MetricFunc = Callable[[np.ndarray, np.ndarray, np.ndarray], float | Mapping[str, float]]
 
@@ -86,7 +87,10 @@ class Scorer:
         f1_micro, f1_macro, fbeta, matthews_corrcoef, roc_auc).
     custom_metric_funcs
         Extra metrics, name -> ``f(golds, preds, probs)`` returning a float
-        or a dict of name -> float.
+        or a dict of name -> float; ``golds`` and ``preds`` are numpy arrays
+        of shape ``(n,)``, ``probs`` ``(n, n_classes)``. A function that takes
+        other arguments is refused here; one that raises, or returns anything
+        but numbers, is named in the error.
     abstain_label
         Prediction value meaning "no prediction"; such points count against
         ``coverage`` and are left out of every other metric. Gold label -1
@@ -110,17 +114,25 @@ class Scorer:
                     metric,
                     "pick a valid name, or pass your own in custom_metric_funcs.",
                 )
+        if custom_metric_funcs is not None and not isinstance(custom_metric_funcs, Mapping):
+            fail(
+                "Scorer(custom_metric_funcs)",
+                "must be a dict of name -> f(golds, preds, probs)",
+                custom_metric_funcs,
+                'pass e.g. {"error_rate": lambda golds, preds, probs: float((golds != preds).mean())}.',
+            )
         funcs = dict(custom_metric_funcs or {})
         for key, func in funcs.items():
-            if not callable(func):
-                fail(
-                    f"Scorer(custom_metric_funcs[{key!r}])",
-                    "must be a function f(golds, preds, probs)",
-                    func,
-                    "pass a callable.",
-                )
-        self.custom_metric_funcs: Mapping[str, MetricFunc] = MappingProxyType(funcs)
+            check_function(f"Scorer(custom_metric_funcs[{key!r}])", func, METRIC_CALL, 3, METRIC_FIX)
+        # A plain dict, shown read-only by the property: a mappingproxy cannot be pickled,
+        # and copy.deepcopy and torch.save of a model pickle its tasks' scorers.
+        self._custom_metric_funcs: dict[str, MetricFunc] = funcs
         self.abstain_label = abstain_label
+
+    @property
+    def custom_metric_funcs(self) -> Mapping[str, MetricFunc]:
+        """Name -> your metric function, read-only."""
+        return MappingProxyType(self._custom_metric_funcs)
 
     def __repr__(self) -> str:
         custom = f", custom_metric_funcs={list(self.custom_metric_funcs)}" if self.custom_metric_funcs else ""
@@ -169,10 +181,37 @@ class Scorer:
                 if metric in BINARY_ONLY:
                     _check_binary(metric, golds, preds)
                 results[metric] = METRICS[metric](golds, preds, probs) if golds.size else math.nan
-        for key, func in self.custom_metric_funcs.items():
-            value = func(golds, preds, probs)
-            if isinstance(value, Mapping):
-                results.update({str(k): float(v) for k, v in value.items()})
-            else:
-                results[key] = float(value)
+        for key, func in self._custom_metric_funcs.items():
+            where = f"Scorer custom metric {key!r} ({function_name(func)})"
+            args = {"golds": golds, "preds": preds, "probs": probs}
+            value = call_once(where, func, args, METRIC_FIX, name=key)
+            results.update(_metric_values(where, key, value))
         return results
+
+
+METRIC_CALL = "f(golds, preds, probs)"
+METRIC_FIX = (
+    "write it as f(golds, preds, probs) -> float, taking numpy arrays (golds and preds of shape (n,), "
+    "probs of shape (n, n_classes)), e.g. lambda golds, preds, probs: float(np.mean(golds == preds))."
+)
+
+
+def _metric_values(where: str, key: str, value: Any) -> dict[str, float]:
+    # A custom metric returns one number (stored under its key) or a dict of name -> number.
+    items = value.items() if isinstance(value, Mapping) else [(key, value)]
+    results = {}
+    for name, number in items:
+        try:
+            if isinstance(number, str | bytes) or np.ndim(number) != 0:
+                raise TypeError("not a single number")
+            results[str(name)] = float(number)
+        except (TypeError, ValueError) as error:
+            fail(
+                where,
+                "must return a number, or a dict of name -> number",
+                describe(value) if number is value else f"{describe(value)} whose {name!r} is {describe(number)}",
+                "return one float, e.g. float(np.mean(golds == preds)), not an array or a list.",
+                raw=True,
+                cause=error,
+            )
+    return results

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from mtl_teach._errors import fail
+from mtl_teach._validation import is_integer
 
 
 def set_seed(seed: int) -> None:
@@ -18,8 +19,9 @@ def set_seed(seed: int) -> None:
     seed
         Any integer >= 0; the same seed gives the same numbers on one machine.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if not is_integer(seed) or seed < 0:
         fail("set_seed(seed)", "must be an integer >= 0", seed, "pass e.g. set_seed(123).")
+    seed = int(seed)  # random.seed takes no numpy integers
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from mtl_teach._errors import fail, names
+from mtl_teach._validation import as_list, is_integer, seed_list
 from mtl_teach.data import DictDataLoader, DictDataset
 from mtl_teach.dead_units import StallWarning
 from mtl_teach.model import MultitaskClassifier
@@ -332,13 +333,10 @@ def build_shared_model(
         Untrained; its weights come from torch's generator (call ``set_seed`` first).
     """
     where = "build_shared_model"
-    if isinstance(task_names, str) or not task_names or len(set(task_names)) != len(task_names):
-        fail(
-            f"{where}(task_names)",
-            "must be a non-empty list of distinct task names",
-            task_names,
-            "pass e.g. ['circle_task', 'inv_circle_task'].",
-        )
+    rule, fix = "must be a non-empty list of distinct task names", "pass e.g. ['circle_task', 'inv_circle_task']."
+    task_names = as_list(f"{where}(task_names)", task_names, rule, fix)
+    if not task_names or len(set(task_names)) != len(task_names):
+        fail(f"{where}(task_names)", rule, task_names, fix)
     for task in task_names:
         if task not in COURSE_TASKS:
             fail(
@@ -347,27 +345,26 @@ def build_shared_model(
                 task,
                 "pick from those names.",
             )
-    _check_layers(where, hidden, shared_layers)
-    k = len(hidden) if shared_layers is None else shared_layers
+    hidden = _check_layers(where, hidden, shared_layers)
+    k = len(hidden) if shared_layers is None else int(shared_layers)
     return MultitaskClassifier(_tasks(task_names, hidden, k), name=name)
 
 
-def _check_layers(where: str, hidden: Sequence[int], shared_layers: int | None) -> None:
-    if (
-        isinstance(hidden, str | int)
-        or not hidden
-        or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden)
-    ):
-        fail(f"{where}(hidden)", "must be a non-empty list of layer widths >= 1", hidden, "pass e.g. hidden=(32, 32).")
-    if shared_layers is not None and (
-        isinstance(shared_layers, bool) or not isinstance(shared_layers, int) or not 1 <= shared_layers <= len(hidden)
-    ):
+def _check_layers(where: str, hidden: Sequence[int], shared_layers: int | None) -> tuple[int, ...]:
+    # Returns hidden as a tuple of Python ints.
+    rule, fix = "must be a non-empty list of layer widths >= 1", "pass e.g. hidden=(32, 32)."
+    widths = as_list(f"{where}(hidden)", hidden, rule, fix)
+    if not widths or any(not is_integer(h) or h < 1 for h in widths):
+        fail(f"{where}(hidden)", rule, widths, fix)
+    hidden = tuple(int(h) for h in widths)
+    if shared_layers is not None and (not is_integer(shared_layers) or not 1 <= shared_layers <= len(hidden)):
         fail(
             f"{where}(shared_layers)",
             f"must be None (share the whole trunk) or an integer from 1 to len(hidden) = {len(hidden)}",
             shared_layers,
             "pass e.g. shared_layers=1 to share only the first layer.",
         )
+    return hidden
 
 
 def _loader(task: str, X: np.ndarray, Y: np.ndarray, split: str) -> DictDataLoader:
@@ -385,7 +382,8 @@ def _check(
     hidden: Sequence[int],
     shared_layers: int | None,
     match_steps: bool,
-) -> None:
+) -> tuple[list[str], list[int], tuple[int, ...]]:
+    # Returns auxiliary, seeds and hidden read once into lists (a generator is used up by one reading).
     where = "compare_sharing"
     if target not in COURSE_TASKS:
         fail(
@@ -394,10 +392,11 @@ def _check(
             target,
             "pass e.g. 'circle_task'.",
         )
-    if isinstance(auxiliary, str) or not auxiliary:
-        fail(
-            f"{where}(auxiliary)", "must be a non-empty list of task names", auxiliary, "pass e.g. ['inv_circle_task']."
-        )
+    rule, fix = "must be a non-empty list of task names", "pass e.g. ['inv_circle_task']."
+    auxiliary = as_list(f"{where}(auxiliary)", auxiliary, rule, fix)
+    if not auxiliary:
+        fail(f"{where}(auxiliary)", rule, auxiliary, fix)
+    seeds = seed_list(f"{where}(seeds)", seeds)
     for name in auxiliary:
         if name not in COURSE_TASKS or name == target:
             fail(
@@ -406,10 +405,8 @@ def _check(
                 name,
                 "pass tasks other than the target.",
             )
-    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
-        fail(f"{where}(seeds)", "must be a non-empty list of integers >= 0", list(seeds), "pass e.g. range(5).")
     for param, value, low in (("n_target", n_target, 4), ("n_test", n_test, 100)):
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value:
+        if not is_integer(value) or not low <= value:
             fail(f"{where}({param})", f"must be an integer >= {low}", value, f"pass e.g. {param}={max(low, 20)}.")
     if n_target > 800:
         fail(
@@ -417,7 +414,8 @@ def _check(
         )
     if not isinstance(match_steps, bool):
         fail(f"{where}(match_steps)", "must be True or False", match_steps, "pass match_steps=False or True.")
-    _check_layers(where, hidden, shared_layers)
+    hidden = _check_layers(where, hidden, shared_layers)
+    return auxiliary, seeds, hidden
 
 
 def compare_sharing(
@@ -480,8 +478,8 @@ def compare_sharing(
     SharingComparison
         Accuracies per seed, the models, ``summary()``, ``as_dataframe()`` and ``plot()``.
     """
-    _check(target, auxiliary, seeds, n_target, n_test, hidden, shared_layers, match_steps)
-    k = len(hidden) if shared_layers is None else shared_layers
+    auxiliary, seeds, hidden = _check(target, auxiliary, seeds, n_target, n_test, hidden, shared_layers, match_steps)
+    k = len(hidden) if shared_layers is None else int(shared_layers)
     make_target = COURSE_TASKS[target][0]
     alone, shared, models, target_points = [], [], {}, {}
     stalls: list[tuple[int, str, str]] = []

@@ -9,6 +9,7 @@ call order and two tasks with one seed still get different points.
 
 from __future__ import annotations
 
+import warnings
 import zlib
 from collections.abc import Callable, Sequence
 
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from mtl_teach._errors import fail, names
+from mtl_teach._validation import is_integer, is_number
 from mtl_teach.data import SPLITS, DictDataLoader, DictDataset
 
 Split = tuple[np.ndarray, np.ndarray]
@@ -23,12 +25,12 @@ Splits = tuple[Split, Split, Split]
 
 
 def _points(kind: str, n: int, seed: int) -> np.ndarray:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 10:
+    if not is_integer(n) or n < 10:
         fail(f"make_{kind}_dataset(n)", "must be an integer >= 10 (it is split 80/10/10)", n, "pass e.g. n=1000.")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if not is_integer(seed) or seed < 0:
         fail(f"make_{kind}_dataset(seed)", "must be an integer >= 0", seed, "pass e.g. seed=0.")
-    rng = np.random.default_rng([seed, zlib.crc32(kind.encode())])
-    return rng.uniform(-1.0, 1.0, size=(n, 2)).astype(np.float32)
+    rng = np.random.default_rng([int(seed), zlib.crc32(kind.encode())])
+    return rng.uniform(-1.0, 1.0, size=(int(n), 2)).astype(np.float32)
 
 
 def _split(X: np.ndarray, Y: np.ndarray) -> Splits:
@@ -39,8 +41,55 @@ def _split(X: np.ndarray, Y: np.ndarray) -> Splits:
 
 
 def _check_r(kind: str, r: float) -> None:
-    if isinstance(r, bool) or not isinstance(r, int | float) or not r > 0:
+    if not is_number(r) or not r > 0:
         fail(f"make_{kind}_dataset(r)", "must be a number > 0", r, "pass e.g. r=1.")
+
+
+# What each maker compares r with, and about which fraction of the points r puts inside the shape
+# (the circle's pi r / 4 holds for r <= 1; both reach 1 at r = 2, where every point is inside).
+_R_RULES: dict[str, tuple[str, Callable[[float], float]]] = {
+    "circle": ("a point is inside when x0^2 + x1^2 < r, so r is the squared radius", lambda r: min(np.pi * r / 4, 1)),
+    "inv_circle": (
+        "a point is outside when x0^2 + x1^2 > r, so r is the squared radius",
+        lambda r: min(np.pi * r / 4, 1),
+    ),
+    "square": (
+        "a point is inside when |x0| < r/2 and |x1| < r/2, so r is the side of the square",
+        lambda r: min(r / 2, 1) ** 2,
+    ),
+}
+
+
+def _warn_one_class(
+    maker: str, kind: str, r: float, Y: np.ndarray, *, points: str = "points", stacklevel: int = 4
+) -> None:
+    """Warn when the labels ``Y``, shape ``(n,)``, are all one class (``stacklevel``: the caller's call).
+
+    A task with one class teaches nothing, and scores 1.0 on data made the same
+    way. The warning says whether ``r`` is the cause (it leaves less than one
+    point of the other class to expect) or chance with few points.
+    """
+    if Y.size == 0 or Y.min() != Y.max():
+        return
+    meaning, inside = _R_RULES.get(kind, ("", lambda r: 0.5))
+    expected_other = Y.size * min(inside(r), 1 - inside(r))  # points of the rarer class r leads one to expect
+    if meaning and expected_other < 1:
+        why = f"{meaning}, and the points lie in [-1, 1)^2: r >= 2 takes in every point, a tiny r none"
+        fix = "pass r between 0 and 2, e.g. r=1."
+    else:
+        why = f"with only {Y.size} points, chance gave them one class"
+        fix = "pass more points, e.g. n=1000."
+    warnings.warn(
+        f"{maker}(r={r}) labels every one of its {Y.size} {points} {int(Y[0])}: {why}. A task with one class "
+        f"teaches nothing, and its accuracy looks perfect on data made the same way. Fix: {fix}",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+
+
+def _labelled(kind: str, r: float, X: np.ndarray, Y: np.ndarray) -> Splits:
+    _warn_one_class(f"make_{kind}_dataset", kind, r, Y)
+    return _split(X, Y)
 
 
 def make_circle_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Splits:
@@ -51,7 +100,8 @@ def make_circle_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Spli
     n
         Number of points (>= 10), split 80/10/10.
     r
-        Size of the shape (> 0).
+        The circle's *squared* radius (> 0): the points lie in [-1, 1)^2, so
+        r >= 2 labels every point 1 (a warning says so).
     seed
         Seed of the points; mixed with the task's name.
 
@@ -62,7 +112,7 @@ def make_circle_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Spli
     """
     _check_r("circle", r)
     X = _points("circle", n, seed)
-    return _split(X, (X[:, 0] ** 2 + X[:, 1] ** 2 < r).astype(np.int64))
+    return _labelled("circle", r, X, (X[:, 0] ** 2 + X[:, 1] ** 2 < r).astype(np.int64))
 
 
 def make_inv_circle_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Splits:
@@ -73,7 +123,8 @@ def make_inv_circle_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> 
     n
         Number of points (>= 10), split 80/10/10.
     r
-        Size of the shape (> 0).
+        The circle's *squared* radius (> 0): r >= 2 labels every point 0
+        (a warning says so).
     seed
         Seed of the points; mixed with the task's name.
 
@@ -84,7 +135,7 @@ def make_inv_circle_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> 
     """
     _check_r("inv_circle", r)
     X = _points("inv_circle", n, seed)
-    return _split(X, (X[:, 0] ** 2 + X[:, 1] ** 2 > r).astype(np.int64))
+    return _labelled("inv_circle", r, X, (X[:, 0] ** 2 + X[:, 1] ** 2 > r).astype(np.int64))
 
 
 def make_square_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Splits:
@@ -95,7 +146,8 @@ def make_square_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Spli
     n
         Number of points (>= 10), split 80/10/10.
     r
-        Size of the shape (> 0).
+        The side of the square (> 0): the points lie in [-1, 1)^2, so r >= 2
+        labels every point 1 (a warning says so).
     seed
         Seed of the points; mixed with the task's name.
 
@@ -106,7 +158,7 @@ def make_square_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Spli
     """
     _check_r("square", r)
     X = _points("square", n, seed)
-    return _split(X, ((np.abs(X[:, 0]) < r / 2) & (np.abs(X[:, 1]) < r / 2)).astype(np.int64))
+    return _labelled("square", r, X, ((np.abs(X[:, 0]) < r / 2) & (np.abs(X[:, 1]) < r / 2)).astype(np.int64))
 
 
 def make_xor_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Splits:
@@ -133,7 +185,7 @@ def make_xor_dataset(n: int = 1000, r: float = 1.0, *, seed: int = 0) -> Splits:
     """
     _check_r("xor", r)
     X = _points("xor", n, seed)
-    return _split(X, (X[:, 0] * X[:, 1] > 0).astype(np.int64))
+    return _labelled("xor", r, X, (X[:, 0] * X[:, 1] > 0).astype(np.int64))
 
 
 # task name -> (maker, X_dict key, dataset name), as in the tutorial
@@ -221,8 +273,7 @@ def make_joint_dataloaders(
     list of DictDataLoader
         ``[train, valid, test]``.
     """
-    if isinstance(task_names, str):
-        task_names = [task_names]
+    task_names = [task_names] if isinstance(task_names, str) else list(task_names)  # read once: a generator too
     if not task_names or any(name not in TUTORIAL_TASKS for name in task_names):
         fail(
             "make_joint_dataloaders(task_names)",
@@ -239,6 +290,11 @@ def make_joint_dataloaders(
         X_dict = {TUTORIAL_TASKS[name][1]: X_split for name in task_names}
         # Each task's rule (the same as its maker's) labels these points.
         Y_dict = {name: torch.from_numpy(_LABELS[name](X_split.numpy(), r)) for name in task_names}
+        if split == "train":
+            for name in task_names:
+                kind = name.removesuffix("_task")
+                points = f"training points for {name!r}"
+                _warn_one_class("make_joint_dataloaders", kind, r, Y_dict[name].numpy(), points=points, stacklevel=3)
         dataset = DictDataset("jointDataset", split, X_dict, Y_dict)
         loaders.append(DictDataLoader(dataset, batch_size=batch_size, shuffle=split == "train"))
     return loaders

@@ -36,7 +36,9 @@ from collections.abc import Sequence
 import torch
 
 from mtl_teach._errors import fail
-from mtl_teach.weighting import AggregationMethod, get_method
+from mtl_teach._probe import call_once, function_name
+from mtl_teach._validation import is_integer, is_number
+from mtl_teach.weighting import METHOD_FIX, AggregationMethod, check_direction, get_method
 
 STARTS: tuple[tuple[float, float], ...] = ((-8.5, 7.5), (-8.5, -5.0), (9.0, 9.0))
 """The paper's three starting points."""
@@ -140,8 +142,9 @@ def pareto_set(n_points: int = 1401) -> torch.Tensor:
     torch.Tensor
         Shape ``(n_points, 2)``, float64.
     """
-    if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 2:
+    if not is_integer(n_points) or n_points < 2:
         fail("pareto_set(n_points)", "must be an integer >= 2", n_points, "use the default, 1401.")
+    n_points = int(n_points)
     x1 = torch.linspace(-7, 7, n_points, dtype=torch.float64)
 
     def cross(x2: torch.Tensor) -> torch.Tensor:
@@ -210,17 +213,26 @@ def optimize_toy(
         The trajectories, shape ``(steps + 1, n, 2)``, float64; ``[0]`` is ``starts``.
     """
     aggregate = get_method(method)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+    if not is_integer(steps) or steps < 0:
         fail("optimize_toy(steps)", "must be an integer >= 0", steps, "use e.g. steps=4000.")
-    if not isinstance(lr, int | float) or isinstance(lr, bool) or not lr > 0:
+    if not is_number(lr) or not lr > 0:
         fail("optimize_toy(lr)", "must be a number > 0", lr, "use e.g. lr=1e-2.")
+    steps, lr = int(steps), float(lr)
     x = _as_points(torch.as_tensor(starts, dtype=torch.float64), "optimize_toy").clone().requires_grad_(True)
     optimizer = torch.optim.Adam([x], lr=lr, betas=betas)
     trajectory = torch.empty(steps + 1, *x.shape, dtype=torch.float64)  # (steps + 1, n, 2)
     trajectory[0] = x.detach()
+    where = f"optimize_toy(method={method if isinstance(method, str) else function_name(method)})"
     for step in range(1, steps + 1):
         G = toy_gradients(x.detach())  # (n, tasks, params)
-        x.grad = torch.stack([aggregate(G[k]) for k in range(len(G))])  # (n, 2)
+        if step == 1:  # the method's first calls: checked as the Trainer checks a weighting's
+            directions = [
+                check_direction(where, call_once(where, aggregate, {"G": G[k]}, METHOD_FIX), G[k])
+                for k in range(len(G))
+            ]
+        else:
+            directions = [aggregate(G[k]) for k in range(len(G))]
+        x.grad = torch.stack(directions)  # (n, 2)
         optimizer.step()
         trajectory[step] = x.detach()
     return trajectory

@@ -12,17 +12,17 @@ import math
 import os
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
 
 from mtl_teach._errors import MTLConfigError, fail, names
-from mtl_teach._validation import Boolean, Constraint, Integer, Number, Options, Rule, validate
-from mtl_teach.balancing import WEIGHTINGS, GradCosineLog, TaskWeightsLog, Weighting, is_weighting, make_weighting
+from mtl_teach._validation import Boolean, Check, Constraint, Integer, Number, Options, Rule, validate
+from mtl_teach.balancing import GradCosineLog, TaskWeightsLog, Weighting, check_weighting, make_weighting
 from mtl_teach.callbacks import BestCheckpoint, Callback, MetricLogger
-from mtl_teach.data import SPLITS, DictDataLoader, label_ranges
+from mtl_teach.data import SPLITS, DictDataLoader, label_ranges, loader_list
 from mtl_teach.dead_units import DeadUnitMonitor, RevivedUnit
 from mtl_teach.log_writers import LOG_WRITERS, tensorboard_available
 from mtl_teach.model import MultitaskClassifier
@@ -67,15 +67,11 @@ PARAMETER_CONSTRAINTS: dict[str, Constraint] = {
         "e.g. 'model/all/train/loss:min' or 'circle_task/circleDataset/valid/accuracy:max'.",
     ),
     "callbacks": Rule(
-        lambda callbacks: all(isinstance(cb, Callback) for cb in callbacks),
+        lambda callbacks: isinstance(callbacks, tuple) and all(isinstance(cb, Callback) for cb in callbacks),
         "must hold Callback objects",
         "subclass mtl_teach.Callback.",
     ),
-    "weighting": Rule(
-        is_weighting,
-        f"must be one of {names(WEIGHTINGS)}, a Weighting object or a function f(G)",
-        f"pick one of {names(WEIGHTINGS)}.",
-    ),
+    "weighting": Check(check_weighting),
     "log_grad_cosine": Boolean(),
 }
 
@@ -179,6 +175,12 @@ class Trainer:
     optimizer_: torch.optim.Optimizer | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        callbacks = self.callbacks
+        if isinstance(callbacks, Callback):
+            callbacks = (callbacks,)  # one callback, not in a list
+        elif isinstance(callbacks, Iterable) and not isinstance(callbacks, str | Mapping):
+            callbacks = tuple(callbacks)  # read once, before the check: a generator would be used up by it
+        object.__setattr__(self, "callbacks", callbacks)
         validate("Trainer", self, PARAMETER_CONSTRAINTS)
         if self.logging and self.log_writer == "tensorboard" and not tensorboard_available():
             fail(
@@ -187,7 +189,6 @@ class Trainer:
                 self.log_writer,
                 "pip install tensorboard, or use log_writer='json'.",
             )
-        object.__setattr__(self, "callbacks", tuple(self.callbacks))
 
     def __repr__(self) -> str:
         changed = [
@@ -294,8 +295,6 @@ class Trainer:
         self, model: MultitaskClassifier, dataloaders: Sequence[DictDataLoader]
     ) -> tuple[list[DictDataLoader], list[DictDataLoader]]:
         # Fail clearly on a bad model or loader before any training; return the train and valid loaders.
-        if isinstance(dataloaders, DictDataLoader):
-            dataloaders = [dataloaders]
         if not isinstance(model, MultitaskClassifier):
             fail(
                 "Trainer.fit(model)",
@@ -304,15 +303,8 @@ class Trainer:
                 "build one with MultitaskClassifier([task, ...]).",
                 raw=True,
             )
+        dataloaders = loader_list("Trainer.fit(dataloaders)", dataloaders)  # read once: a generator too
         for loader in dataloaders:
-            if not isinstance(loader, DictDataLoader):
-                fail(
-                    "Trainer.fit(dataloaders)",
-                    "must be a list of DictDataLoader",
-                    type(loader).__name__,
-                    "wrap each dataset: DictDataLoader(dataset, batch_size=32).",
-                    raw=True,
-                )
             model.label_tasks(
                 loader.dataset.Y_dict, where=f"Dataset {loader.dataset.name!r} ({loader.dataset.split}) Y_dict"
             )
@@ -325,6 +317,7 @@ class Trainer:
                 "add a train loader: DictDataset(name, 'train', X_dict, Y_dict).",
             )
         model.check_training_data(train)
+        model.check_task_functions(train)  # each task's loss_func and output_func, once, on a few examples
         return train, [dl for dl in dataloaders if dl.dataset.split == self.valid_split]
 
     def _make_optimizer(

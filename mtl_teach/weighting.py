@@ -42,6 +42,7 @@ from types import MappingProxyType
 import torch
 
 from mtl_teach._errors import fail, names
+from mtl_teach._probe import check_function, describe
 
 AggregationMethod = Callable[[torch.Tensor], torch.Tensor]
 
@@ -298,6 +299,57 @@ METHODS: Mapping[str, AggregationMethod] = MappingProxyType(
 )
 
 
+METHOD_FIX = "write it as f(G) -> direction: G of shape (tasks, params) in, one vector of shape (params,) out."
+
+
+def check_method(where: str, method: object) -> None:
+    """Fail unless ``method`` is a function that takes one argument, ``G`` (not a class).
+
+    Parameters
+    ----------
+    where
+        The parameter named in messages, e.g. ``"Trainer(weighting)"``.
+    method
+        Your aggregation function.
+    """
+    check_function(where, method, "f(G)", 1, METHOD_FIX)
+
+
+def check_direction(where: str, direction: object, G: torch.Tensor) -> torch.Tensor:
+    """Return ``direction`` if it is what an aggregation of ``G`` must return: finite numbers, shape ``(params,)``.
+
+    The Trainer (on every step) and :func:`mtl_teach.toy_objectives.optimize_toy`
+    (on its first) check your function's result with it, before it goes into ``.grad``.
+
+    Parameters
+    ----------
+    where
+        The function as named in messages, e.g. ``"Trainer(weighting=my_pcgrad)"``.
+    direction
+        What ``f(G)`` returned.
+    G
+        The gradients it was given, shape ``(tasks, params)``.
+    """
+    if not isinstance(direction, torch.Tensor) or direction.shape != G.shape[1:]:
+        fail(
+            where,
+            f"must return a tensor of shape ({G.shape[1]},), one entry per shared parameter, for G of "
+            f"shape {tuple(G.shape)}",
+            describe(direction),
+            "return one direction vector (e.g. the sum of the projected rows), not a matrix or a list.",
+            raw=True,
+        )
+    if not bool(torch.isfinite(direction).all()):
+        fail(
+            where,
+            "must return finite numbers",
+            "NaN or inf",
+            "check for a division by a norm that can be 0 (only project when the dot product is < 0).",
+            raw=True,
+        )
+    return direction
+
+
 def get_method(name_or_callable: str | AggregationMethod) -> AggregationMethod:
     """Look up an aggregation method by name, or pass a function through.
 
@@ -313,6 +365,7 @@ def get_method(name_or_callable: str | AggregationMethod) -> AggregationMethod:
         The function ``f(G)``, ``G`` of shape ``(tasks, params)``.
     """
     if callable(name_or_callable):
+        check_method("get_method(name_or_callable)", name_or_callable)
         return name_or_callable
     if isinstance(name_or_callable, str) and name_or_callable in METHODS:
         return METHODS[name_or_callable]

@@ -18,8 +18,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mtl_teach"
 # Lowest first. A module belongs to the first entry that is its name or a
 # package above it; a new module must be placed here.
 LAYERS: list[tuple[str, ...]] = [
-    ("mtl_teach._errors", "mtl_teach.seed", "mtl_teach.initialization", "mtl_teach.log_writers", "mtl_teach.links"),
-    ("mtl_teach._validation", "mtl_teach.weighting"),
+    ("mtl_teach._errors", "mtl_teach.initialization", "mtl_teach.log_writers", "mtl_teach.links"),
+    ("mtl_teach._validation", "mtl_teach._probe"),
+    ("mtl_teach.seed", "mtl_teach.weighting"),
     ("mtl_teach.scorer", "mtl_teach.toy_objectives"),
     ("mtl_teach.task",),
     ("mtl_teach.graph", "mtl_teach.data"),

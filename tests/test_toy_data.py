@@ -48,6 +48,7 @@ def test_shapes_dtypes_and_split(maker):
 
 
 @pytest.mark.parametrize("n", [10, 37, 250])
+@pytest.mark.filterwarnings("ignore:make_circle_dataset.* chance gave them one class:UserWarning")  # n=10, seed 0
 def test_split_sizes_for_other_n(n):
     train, valid, test = make_circle_dataset(n, seed=0)
     assert (len(train[0]), len(valid[0]), len(test[0])) == (int(0.8 * n), int(0.9 * n) - int(0.8 * n), n - int(0.9 * n))

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mtl_teach._validation import is_integer
+
 CORRECT = "correct"
 INCORRECT = "incorrect"
 NOT_ATTEMPTED = "not_attempted"
@@ -132,7 +134,7 @@ class Question:
 
     def hint(self, level: int = 1) -> Feedback:
         """Return hint number ``level`` (1 = gentlest, up to ``len(self.hints)``)."""
-        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= len(self.hints):
+        if not is_integer(level) or not 1 <= level <= len(self.hints):
             return Feedback(
                 "Hint", f"hint(level) takes a level from 1 to {len(self.hints)}; got {level!r}. Try hint(1)."
             )

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from mtl_teach._errors import fail, names
+from mtl_teach._validation import is_integer
 from mtl_teach.plotting._common import PROB_CMAP, TASK_COLORS, check_axes, pyplot
 
 COSINE_SUFFIX = "/all/train/grad_cosine"
@@ -32,6 +33,37 @@ def _epochs(history: object, where: str) -> np.ndarray:
             raw=True,
         )
     return np.asarray(history["epoch"], dtype=float)
+
+
+def _table(
+    history: Mapping[str, Any], keys: Sequence[str], epochs: np.ndarray, where: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The epochs, and each key's values as one row, ``(len(keys), n_epochs)``.
+
+    Histories merged from several fits (``histories.update(trainer.history)``,
+    one pair of tasks per fit) keep the last fit's ``"epoch"`` list and each
+    key as long as its own run: a shorter run's row ends in NaN (drawn blank),
+    and the epochs run 1, 2, ... to the longest.
+    """
+    rows = []
+    for key in keys:
+        try:
+            rows.append(np.asarray(history[key], dtype=float).reshape(-1))  # (its run's epochs,)
+        except (TypeError, ValueError) as error:
+            fail(
+                f"{where}(history)[{key!r}]",
+                "must be a list of numbers, one per epoch",
+                history[key],
+                "pass trainer.history, or a dict merged from several (histories.update(trainer.history)).",
+                cause=error,
+            )
+    n_epochs = max([len(epochs), *(len(row) for row in rows)])
+    table = np.full((len(rows), n_epochs), np.nan)
+    for i, row in enumerate(rows):
+        table[i, : len(row)] = row
+    if len(epochs) != n_epochs:
+        epochs = np.arange(1, n_epochs + 1, dtype=float)  # a Trainer's runs count epochs from 1
+    return epochs, table
 
 
 def _new_ax(ax: Any, where: str) -> Any:
@@ -81,7 +113,8 @@ class GradCosineDisplay:
         Parameters
         ----------
         history
-            ``trainer.history``.
+            ``trainer.history``, or several merged (``histories.update(trainer.history)``,
+            one pair of tasks per fit; runs of different lengths are padded with NaN).
         plot
             Draw at once (on ``ax``); False only computes.
         ax
@@ -97,7 +130,7 @@ class GradCosineDisplay:
                 "train with Trainer(log_grad_cosine=True, ...) on batches that carry two tasks' labels.",
                 raw=True,
             )
-        cosines = np.array([history[k] for k in keys], dtype=float)  # (pairs, epochs)
+        epochs, cosines = _table(history, keys, epochs, "GradCosineDisplay.from_history")  # cosines: (pairs, epochs)
         display = cls(pairs=[k.removesuffix(COSINE_SUFFIX) for k in keys], epochs=epochs, cosines=cosines)
         return display.plot(ax=ax) if plot else display
 
@@ -107,7 +140,11 @@ class GradCosineDisplay:
         # Cell edges half an epoch either side, so each epoch is one column centred on its number.
         edges = np.concatenate([self.epochs - 0.5, self.epochs[-1:] + 0.5])
         rows = np.arange(len(self.pairs) + 1) - 0.5
-        mesh = ax.pcolormesh(edges, rows, self.cosines, cmap=PROB_CMAP, vmin=-1.0, vmax=1.0)
+        # Grey where a pair was not measured (a shorter run of a merged history): white means cosine 0.
+        from matplotlib import colormaps
+
+        cmap = colormaps[PROB_CMAP].with_extremes(bad="0.8")
+        mesh = ax.pcolormesh(edges, rows, np.ma.masked_invalid(self.cosines), cmap=cmap, vmin=-1.0, vmax=1.0)
         ax.set_yticks(range(len(self.pairs)), [p.replace("+", " vs\n") for p in self.pairs])
         ax.set_ylim(len(self.pairs) - 0.5, -0.5)  # the first pair on top, as in a table
         _integer_epochs(ax)
@@ -173,7 +210,7 @@ class TaskWeightsDisplay:
                 "train with Trainer(weighting='uncertainty') or 'gradnorm': the other methods learn no weights.",
                 raw=True,
             )
-        weights = np.array([history[k] for k in keys], dtype=float)  # (tasks, epochs)
+        epochs, weights = _table(history, keys, epochs, "TaskWeightsDisplay.from_history")  # weights: (tasks, epochs)
         display = cls(tasks=[k.removesuffix(WEIGHT_SUFFIX) for k in keys], epochs=epochs, weights=weights)
         return display.plot(ax=ax) if plot else display
 
@@ -199,8 +236,12 @@ class TaskWeightsDisplay:
         return self
 
     def final(self) -> dict[str, float]:
-        """Each task's weight after the last epoch."""
-        return {task: float(self.weights[i, -1]) for i, task in enumerate(self.tasks)}
+        """Each task's weight after the last epoch of its run."""
+        last = {}
+        for task, row in zip(self.tasks, self.weights, strict=True):
+            logged = row[np.isfinite(row)]  # a shorter run of a merged history ends in NaN
+            last[task] = float(logged[-1]) if logged.size else float("nan")
+        return last
 
     def __repr__(self) -> str:
         last = ", ".join(f"{t}: {w:.3g}" for t, w in self.final().items())
@@ -275,11 +316,7 @@ class ToyTrajectoriesDisplay:
                 methods,
                 "pass e.g. ('equal', 'pcgrad', 'cagrad').",
             )
-        if (
-            isinstance(grid_resolution, bool)
-            or not isinstance(grid_resolution, int)
-            or not 2 <= grid_resolution <= 1000
-        ):
+        if not is_integer(grid_resolution) or not 2 <= grid_resolution <= 1000:
             fail(
                 "ToyTrajectoriesDisplay.from_methods(grid_resolution)",
                 "must be an integer from 2 to 1000",

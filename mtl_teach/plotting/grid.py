@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from mtl_teach._errors import MTLConfigError, fail
+from mtl_teach._validation import is_integer, is_number
 from mtl_teach.model import MultitaskClassifier, evaluating
 from mtl_teach.plotting._common import check_model, input_field
 
@@ -28,11 +29,7 @@ def make_grid(
     The grid spans the points ``X`` (or [-1, 1] on both axes when ``X`` is
     None), widened by ``eps`` on every side.
     """
-    if (
-        isinstance(grid_resolution, bool)
-        or not isinstance(grid_resolution, int | np.integer)
-        or not 2 <= grid_resolution <= MAX_GRID_RESOLUTION
-    ):
+    if not is_integer(grid_resolution) or not 2 <= grid_resolution <= MAX_GRID_RESOLUTION:
         # The model sees grid_resolution**2 points: 1000 is a million already.
         fail(
             f"{where}(grid_resolution)",
@@ -40,7 +37,7 @@ def make_grid(
             grid_resolution,
             "pass e.g. grid_resolution=100.",
         )
-    if isinstance(eps, bool) or not isinstance(eps, int | float) or not eps >= 0 or not np.isfinite(eps):
+    if not is_number(eps) or not eps >= 0 or not np.isfinite(eps):
         fail(f"{where}(eps)", "must be a finite number >= 0 (margin around the points)", eps, "pass e.g. eps=0.1.")
     if X is None:
         low = np.array([DEFAULT_BOUNDS[0]] * 2)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from mtl_teach._errors import check_choice, fail, names
+from mtl_teach._validation import is_number
 from mtl_teach.plotting._common import BOUNDARY_COLOR, CLASS_COLORS, CLASS_MARKERS, new_axes
 from mtl_teach.toy_data import TUTORIAL_TASKS
 
@@ -31,7 +32,7 @@ def draw_true_boundary(ax: Any, kind: str, r: float = 1.0) -> None:
         The datasets' ``r``.
     """
     check_choice("draw_true_boundary(kind)", kind, BOUNDARY_KINDS)
-    if isinstance(r, bool) or not isinstance(r, int | float) or not r > 0:
+    if not is_number(r) or not r > 0:
         fail("draw_true_boundary(r)", "must be a number > 0", r, "pass the r the data were made with, e.g. r=1.")
     if kind == "circle":
         angle = np.linspace(0.0, 2.0 * np.pi, 200)

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from mtl_teach._errors import fail
+from mtl_teach._validation import is_integer
 from mtl_teach.data import EVAL_BATCH_SIZE, DictDataLoader, DictDataset
 from mtl_teach.model import MultitaskClassifier, evaluating
 from mtl_teach.scorer import Scorer
@@ -98,7 +99,7 @@ class SliceAwareClassifier(MultitaskClassifier):
                 raw=True,
             )
         for param, value, low in (("head_dim", head_dim, 1), ("n_classes", n_classes, 2)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            if not is_integer(value) or value < low:
                 fail(
                     f"SliceAwareClassifier({param})",
                     f"must be an integer >= {low}",
@@ -107,6 +108,7 @@ class SliceAwareClassifier(MultitaskClassifier):
                     if param == "head_dim"
                     else "pass the number of classes, e.g. n_classes=3.",
                 )
+        head_dim, n_classes = int(head_dim), int(n_classes)
         width = _output_width(base_architecture)
         if width is not None and width != head_dim:
             fail(
@@ -209,6 +211,11 @@ class SliceAwareClassifier(MultitaskClassifier):
                 raw=True,
             )
         super().check_training_data(train_loaders)
+
+    def _own_label_tasks(self) -> list[str]:
+        # The slice tasks' labels are derived from the base task's and the slice matrix: one
+        # class is normal there (the "base" slice holds every point; a slice may be one class).
+        return [self.task_name]
 
     # -------------------------------------------------------------- scoring
     def score_slices(self, dataloaders: Sequence[DictDataLoader], as_dataframe: bool = False) -> Any:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mtl_teach._errors import fail
+from mtl_teach._validation import is_number
 
 
 class SliceCombiner(nn.Module):
@@ -59,7 +60,7 @@ class SliceCombiner(nn.Module):
                 (len(ind_ops), len(pred_ops), len(transform_ops)),
                 "pass equally long lists.",
             )
-        if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not temperature > 0:
+        if not is_number(temperature) or not temperature > 0:
             fail("SliceCombiner(temperature)", "must be a number > 0", temperature, "pass e.g. temperature=1.0.")
         self.ind_ops = tuple(ind_ops)
         self.pred_ops = tuple(pred_ops)

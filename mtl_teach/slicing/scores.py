@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mtl_teach._errors import fail, import_pandas, names
-from mtl_teach.data import DictDataLoader, DictDataset
+from mtl_teach.data import DictDataLoader, DictDataset, loader_list
 from mtl_teach.slicing.tasks import add_slice_labels, ind_task_name, pred_task_name, slice_names_of, with_base_slice
 
 if TYPE_CHECKING:
@@ -67,8 +67,7 @@ def score_on_slices(
             task_name,
             "pass the base task's name.",
         )
-    if isinstance(dataloaders, DictDataLoader):
-        dataloaders = [dataloaders]
+    dataloaders = loader_list("score_slices(dataloaders)", dataloaders)  # read twice below: a generator too
     slices = with_base_slice(slice_names, "score_on_slices(slice_names)")
     for loader in dataloaders:
         labels = getattr(getattr(loader, "dataset", None), "Y_dict", {})

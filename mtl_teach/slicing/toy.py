@@ -17,6 +17,7 @@ import zlib
 import numpy as np
 
 from mtl_teach._errors import fail
+from mtl_teach._validation import is_integer
 from mtl_teach.slicing.slicing_functions import slicing_function
 
 # The patch: a square centred on the circle's edge at 45 degrees, (0.707, 0.707).
@@ -68,16 +69,17 @@ def make_sliced_circle_dataset(
         int64 ``(m,)``, like :func:`mtl_teach.make_circle_dataset`.
     """
     for param, value, low in (("n_train", n_train, 10), ("n_eval", n_eval, 10)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        if not is_integer(value) or value < low:
             fail(
                 f"make_sliced_circle_dataset({param})",
                 f"must be an integer >= {low}",
                 value,
                 f"pass e.g. {param}=4000.",
             )
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if not is_integer(seed) or seed < 0:
         fail("make_sliced_circle_dataset(seed)", "must be an integer >= 0", seed, "pass e.g. seed=0.")
-    rng = np.random.default_rng([seed, zlib.crc32(b"sliced_circle")])
+    n_train, n_eval = int(n_train), int(n_eval)
+    rng = np.random.default_rng([int(seed), zlib.crc32(b"sliced_circle")])
     X = rng.uniform(-1.0, 1.0, size=(n_train + 2 * n_eval, 2)).astype(np.float32)
     Y = sliced_circle_labels(X)
     a, b = n_train, n_train + n_eval
