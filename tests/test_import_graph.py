@@ -20,10 +20,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mtl_teach"
 LAYERS: list[tuple[str, ...]] = [
     ("mtl_teach._errors", "mtl_teach.seed", "mtl_teach.initialization", "mtl_teach.log_writers", "mtl_teach.links"),
     ("mtl_teach._validation", "mtl_teach.weighting"),
-    ("mtl_teach.scorer", "mtl_teach.toy_objectives"),
+    ("mtl_teach.scorer", "mtl_teach.metrics", "mtl_teach.toy_objectives"),
     ("mtl_teach.task",),
     ("mtl_teach.graph", "mtl_teach.data"),
-    ("mtl_teach.toy_data",),
+    ("mtl_teach.toy_data", "mtl_teach.datasets"),
     ("mtl_teach.model",),
     ("mtl_teach.callbacks", "mtl_teach.schedulers"),
     ("mtl_teach.dead_units", "mtl_teach.balancing"),
