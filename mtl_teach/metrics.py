@@ -157,7 +157,7 @@ def _task_deltas(
         if base <= 0:
             fail(
                 f"{where}(baselines)[{key!r}]",
-                "must be > 0: Δm divides by the baseline, and a zero or negative one gives no relative change",
+                "must be > 0: Δm divides by the baseline (zero has no relative change; a negative one flips the sign)",
                 base,
                 "compare on a metric whose baseline is positive (e.g. accuracy, or mse rather than r2 when r2 <= 0).",
             )

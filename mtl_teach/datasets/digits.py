@@ -181,11 +181,12 @@ def keep_labels(labels: np.ndarray, n_labelled: int, n_classes: int | None, rng:
     quota = np.full(n_classes, n_labelled // n_classes)
     quota[rng.permutation(n_classes)[: n_labelled % n_classes]] += 1
     sizes = np.array([len(m) for m in members])
-    while (quota > sizes).any():
+    while (quota > sizes).any():  # ends: n_labelled <= n, so the labels always fit
         spare = int((quota - sizes).clip(min=0).sum())
         quota = np.minimum(quota, sizes)
         room = np.flatnonzero(quota < sizes)
-        quota[rng.choice(room, size=min(spare, len(room)), replace=False)] += 1
+        quota[room] += spare // len(room)
+        quota[rng.permutation(room)[: spare % len(room)]] += 1
     kept = np.concatenate([m[:q] for m, q in zip(members, quota, strict=True)])
     out = np.full_like(labels, -1)
     out[kept] = labels[kept]
