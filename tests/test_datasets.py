@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import doctest
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -320,3 +322,12 @@ def test_digits_display_shows_the_pictures_with_their_labels(tmp_path):
         DigitsDisplay.from_data(data.train)
     with pytest.raises(MTLConfigError, match=r"DigitsDisplay.from_data\(split\)"):
         DigitsDisplay.from_data(data, split="dev")
+
+
+def test_the_readme_example_runs():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = [block for block in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "datasets.load(" in block]
+    assert len(blocks) == 1, "the README's real-data example is missing"
+    namespace: dict[str, object] = {}
+    exec(compile(blocks[0], "README.md", "exec"), namespace)
+    assert namespace["low"].n_labelled == 50  # type: ignore[attr-defined]

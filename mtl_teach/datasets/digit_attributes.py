@@ -49,7 +49,7 @@ def load_digit_attributes(seed: int = 0, *, n_train: int | None = None, n_labell
     """One rotated digit; tasks: the digit, odd or even, greater than 4, and the rotation angle.
 
     Every digit of a split comes from its own pool of source digits (1078
-    train, 359 valid, 360 test, disjoint, 60/20/20 of every class;
+    train, 360 valid, 359 test, disjoint, 60/20/20 of every class;
     :func:`mtl_teach.datasets.digits.split_sources`), each turned by its own
     random angle, uniform in [-45, 45] degrees.
 
@@ -60,7 +60,7 @@ def load_digit_attributes(seed: int = 0, *, n_train: int | None = None, n_labell
     ``greater_than_4_task``    int64, 1 = 5..9
     ``angle_task``             float32 degrees in [-45, 45], positive = counter-clockwise;
                                a **regression** task (float labels, NaN would mark a missing one)
-    sizes                      train 1078 (each training digit once), valid 359, test 360
+    sizes                      train 1078 (each training digit once), valid 360, test 359
     dataset name               ``digitAttributes``
     memory                     0.6 kB per example: 1.1 MB at the default sizes
     =========================  ==========================================================
@@ -69,17 +69,21 @@ def load_digit_attributes(seed: int = 0, *, n_train: int | None = None, n_labell
     classification task, 144-64-64-k ReLU, Adam lr 0.003, 30 epochs, batch 32,
     test accuracy over seeds 0-4, mean +/- std:
 
-    - ``digit_task``: MEASURE
-    - ``parity_task``: MEASURE
-    - ``greater_than_4_task``: MEASURE
-    - ``digit_task`` with ``n_labelled=50`` (5 per digit): MEASURE
+    - ``digit_task``: 0.930 +/- 0.009 (0.916 to 0.942)
+    - ``parity_task``: 0.948 +/- 0.017 (0.919 to 0.958)
+    - ``greater_than_4_task``: 0.939 +/- 0.011 (0.922 to 0.953)
+    - ``digit_task`` with ``n_labelled=50`` (5 per digit), trained on those 50
+      digits alone (batch 16, 100 epochs): 0.669 +/- 0.031 (0.638 to 0.705)
+
+    About 1 s to train one of them on one core.
 
     ``angle_task`` cannot be trained with the kit's Trainer yet (the core has
     no regression tasks); measured with scikit-learn on the flattened pixels
     instead, test mean squared error in degrees squared over seeds 0-4:
-    predicting the training mean MEASURE; ridge regression (``Ridge(alpha=1)``)
-    MEASURE; ``MLPRegressor(hidden_layer_sizes=(64, 64))`` on targets divided by 45
-    MEASURE.
+    predicting the training mean 675 +/- 42 (its variance: 90^2 / 12 = 675);
+    ridge regression on the 144 pixels (``Ridge(alpha=1.0)``) 39.6 +/- 6.0;
+    ``MLPRegressor(hidden_layer_sizes=(64, 64))`` on targets divided by 45,
+    15.8 +/- 2.9 (about 4 degrees off).
 
     Parameters
     ----------

@@ -43,7 +43,7 @@ def load_multi_digits(seed: int = 0, *, n_train: int = 5000, n_labelled: int | N
     """Two overlapping real digits per picture; tasks: the left digit and the right digit.
 
     Each split's pairs are drawn only from its own pool of source digits
-    (1078 train, 359 valid, 360 test digits, disjoint, 60/20/20 of every
+    (1078 train, 360 valid, 359 test digits, disjoint, 60/20/20 of every
     class; :func:`mtl_teach.datasets.digits.split_sources`), so no test
     picture contains a training digit. A pair never repeats one digit in
     both places (the two may still show the same class).
@@ -54,15 +54,19 @@ def load_multi_digits(seed: int = 0, *, n_train: int = 5000, n_labelled: int | N
     ``right_task``    int64 0..9, the right digit
     sizes             train ``n_train`` (default 5000), valid 1000, test 2000 pairs
     dataset name      ``multiDigits`` (score keys ``left_task/multiDigits/test/accuracy``)
-    memory            0.5 kB per pair: 3.8 MB at the default sizes
+    memory            0.5 kB per pair: 4 MB at the default sizes
     ================  ==========================================================
 
     Single-task baselines (``benchmarks/bench_datasets.py``): one MLP per task,
     120-64-64-10 ReLU, Adam lr 0.003, 20 epochs, batch 64, the default
     5000 training pairs, test accuracy over seeds 0-4, mean +/- std:
 
-    - ``left_task``: MEASURE
-    - ``right_task``: MEASURE
+    - ``left_task``: 0.934 +/- 0.014 (0.913 to 0.952)
+    - ``right_task``: 0.930 +/- 0.014 (0.909 to 0.945)
+
+    About 3 s to train one of them on one core. With ``n_train=1000`` (40
+    epochs, about 1 s): ``left_task`` 0.850 +/- 0.010 (0.839 to 0.864),
+    ``right_task`` 0.858 +/- 0.021 (0.835 to 0.887).
 
     Parameters
     ----------
