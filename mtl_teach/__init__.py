@@ -33,7 +33,7 @@ __version__ = "0.1.0"
 # Snorkel 0.9's name for the model, so older tutorial code runs unchanged.
 SnorkelClassifier = MultitaskClassifier
 
-_LAZY_SUBMODULES = ("plotting", "exercises", "slicing", "grading")
+_LAZY_SUBMODULES = ("plotting", "exercises", "slicing", "grading", "datasets", "metrics")
 
 
 def __getattr__(name: str) -> Any:

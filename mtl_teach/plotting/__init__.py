@@ -17,6 +17,7 @@ from mtl_teach.plotting.boundary import (
     plot_decision_boundaries,
 )
 from mtl_teach.plotting.curves import plot_training_curves
+from mtl_teach.plotting.digits import DigitsDisplay
 from mtl_teach.plotting.evolution import plot_boundary_evolution
 from mtl_teach.plotting.features import plot_trunk_features, trunk_features
 from mtl_teach.plotting.slices import (
@@ -31,6 +32,7 @@ from mtl_teach.plotting.toy_data import draw_true_boundary, plot_dataset, plot_t
 
 __all__ = [
     "DecisionBoundaryDisplay",
+    "DigitsDisplay",
     "GradCosineDisplay",
     "SliceAttentionDisplay",
     "TaskGraph",
