@@ -152,7 +152,8 @@ class GateWeightsDisplay:
                     labelled = True
         if mesh is not None:
             fig.colorbar(mesh, ax=list(grid.flat), label="gate weight (each row sums to 1)", shrink=0.8)
-        fig.suptitle(f"{self.module_name}: which expert each task's gate uses where (title: mean over the plane)")
+        # Two short lines: a figure of 2 experts is only about 5 inches wide.
+        fig.suptitle(f"{self.module_name}: which expert each task uses where\n(titles: mean weight over the plane)")
         self.axes_, self.figure_ = grid, fig
         return self
 
