@@ -351,6 +351,39 @@ def test_wrong_input_size_through_the_model_names_the_op():
         model({"circle_data": torch.zeros(3, 4)}, ["circle_task"])
 
 
+def test_the_modules_plug_into_hand_written_snorkel_style_tasks():
+    # Without build_model: the module is shared by name, each head picks its task's part
+    from mtl_teach import MultitaskClassifier, Operation, Task
+
+    mmoe = MMoE(2, (8, 4), TASKS, n_experts=3)
+    tasks = [
+        Task(
+            name=task,
+            module_pool=nn.ModuleDict({"mmoe": mmoe, f"{task}_head": nn.Linear(4, 2)}),
+            op_sequence=[
+                Operation("mmoe", [("_input_", FIELDS[task])]),
+                Operation(f"{task}_head", [("mmoe", task)]),
+            ],
+        )
+        for task in TASKS
+    ]
+    model = MultitaskClassifier(tasks)
+    assert model.shared_modules() == ["mmoe"]
+    out = _outputs(model, _points(7))
+    assert out["circle_task"].shape == out["square_task"].shape == (7, 2)
+    wrong = Task(
+        name="xor_task",
+        module_pool=nn.ModuleDict({"mmoe": mmoe, "xor_head": nn.Linear(4, 2)}),
+        op_sequence=[Operation("mmoe", [("_input_", "xor_data")]), Operation("xor_head", [("mmoe", 0)])],
+    )
+    model.add_task(wrong)
+    with pytest.raises(
+        MTLConfigError,
+        match=r"op 'xor_head' inputs .*select a part of the output that exists \(output type dict\); got 0",
+    ):
+        model({"xor_data": _points(3)}, ["xor_task"])
+
+
 def test_mlp_is_linear_relu_pairs():
     layers = mlp(2, (8, 4))
     assert [type(m).__name__ for m in layers] == ["Linear", "ReLU", "Linear", "ReLU"]
