@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("mtl_teach.callbacks", "mtl_teach.schedulers"),
     ("mtl_teach.dead_units", "mtl_teach.balancing"),
     ("mtl_teach.trainer",),
-    ("mtl_teach.slicing",),
+    ("mtl_teach.slicing", "mtl_teach.architectures"),
     ("mtl_teach.plotting",),
     ("mtl_teach.sharing", "mtl_teach.imbalance"),
     ("mtl_teach.exercises",),

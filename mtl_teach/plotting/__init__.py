@@ -7,6 +7,7 @@ tests and notebooks can check the numbers behind the picture.
 
 from __future__ import annotations
 
+from mtl_teach.plotting.architectures import CrossStitchDisplay, GateWeightsDisplay
 from mtl_teach.plotting.balancing import GradCosineDisplay, TaskWeightsDisplay, ToyTrajectoriesDisplay
 from mtl_teach.plotting.boundary import (
     DecisionBoundaryDisplay,
@@ -31,8 +32,10 @@ from mtl_teach.plotting.taskgraph import TaskGraph, plot_task_graph, task_graph
 from mtl_teach.plotting.toy_data import draw_true_boundary, plot_dataset, plot_tutorial_datasets
 
 __all__ = [
+    "CrossStitchDisplay",
     "DecisionBoundaryDisplay",
     "DigitsDisplay",
+    "GateWeightsDisplay",
     "GradCosineDisplay",
     "SliceAttentionDisplay",
     "TaskGraph",
