@@ -155,6 +155,13 @@ CLAIMS: dict[str, list[Claim]] = {
             """,
         ),
         Claim(
+            "with k slicing functions (base added), every batch trains 2(k + 1) + 1 tasks: 7 here",
+            """
+            k = len(sfs)
+            assert len(model.tasks) == 2 * (k + 1) + 1 == 7, (k, model.task_names)
+            """,
+        ),
+        Claim(
             "the indicator recognises the patch from the inputs alone",
             """
             assert indicators["circle_task_slice:in_patch_ind/circle/test/f1"] >= 0.6, indicators

@@ -47,14 +47,16 @@ def run_json(args: list[str], cpu: str) -> dict:
 
 @pytest.mark.parametrize("cpu", CPU_SETTINGS)
 def test_slice_aware_wins_on_the_patch_on_every_seed(cpu):
-    # Notebook 05: "over seeds 0-4 the slice-aware model wins on the patch by 16 to 24
-    # points on every seed, and the overall accuracies differ by at most 0.6 points".
+    # Notebook 05 and the README: "over seeds 0-4 the slice-aware model wins on the patch on
+    # every seed, by 13 to 27 points, and the overall accuracies differ by at most 0.6 points".
+    # Measured: +15.3 to +26.7 on this CPU's kernels, +13.5 to +20.6 on the default ones; overall
+    # at most 0.56 and 0.52 points.
     runs = run_benchmark("bench_slicing.py", cpu)
     assert sorted(runs) == ["0", "1", "2", "3", "4"]
     for seed, scores in runs.items():
         plain, sliced = scores["plain"], scores["slice-aware"]
-        assert sliced["in_patch"] - plain["in_patch"] >= 0.10, (seed, scores)
-        assert abs(sliced["base"] - plain["base"]) <= 0.01, (seed, scores)
+        assert 0.13 <= sliced["in_patch"] - plain["in_patch"] <= 0.27, (seed, scores)
+        assert abs(sliced["base"] - plain["base"]) <= 0.006, (seed, scores)
         assert abs(sliced["left_half"] - plain["left_half"]) <= 0.01, (seed, scores)
 
 
