@@ -69,7 +69,9 @@ def test_the_defaults_keep_every_task_learning_on_seeds_0_to_9(cpu):
     assert len(runs) == 10
     worst_on = [min(run["defaults"][0]) for run in runs.values()]
     worst_off = [min(run["off"][0]) for run in runs.values()]
-    assert min(worst_on) >= 0.88 and statistics.median(worst_on) >= 0.92, worst_on
+    # Both CPU settings measured the same: defaults min 0.91, median 0.95; without them min 0.73.
+    assert min(worst_on) >= 0.91 and abs(statistics.median(worst_on) - 0.95) <= 0.005, worst_on
+    assert abs(min(worst_off) - 0.73) <= 0.005, worst_off
     assert all(run["defaults"][1] == 0 for run in runs.values()), "a StallWarning with the defaults on"
     stalled = [seed for seed, run in runs.items() if min(run["off"][0]) <= 0.80]
     assert len(stalled) >= 2, f"without the defaults, some seeds should stall; worst tasks: {worst_off}"

@@ -487,8 +487,12 @@ def test_toy_trajectories_display_draws_landscapes_and_each_methods_paths():
     # The optimiser's settings go to optimize_toy, and the figure names them.
     assert display.settings == {"steps": 30, "lr": 1e-2, "betas": (0.9, 0.9)}
     assert display.figure_.get_suptitle() == "Adam, lr 0.01, betas (0.9, 0.9), 30 steps"
-    default = ToyTrajectoriesDisplay.from_methods(["equal"], steps=30, betas=(0.9, 0.999), grid_resolution=5, plot=False)
-    np.testing.assert_array_equal(default.trajectories["equal"], optimize_toy("equal", steps=30, betas=(0.9, 0.999)).numpy())
+    default = ToyTrajectoriesDisplay.from_methods(
+        ["equal"], steps=30, betas=(0.9, 0.999), grid_resolution=5, plot=False
+    )
+    np.testing.assert_array_equal(
+        default.trajectories["equal"], optimize_toy("equal", steps=30, betas=(0.9, 0.999)).numpy()
+    )
     assert "betas=(0.9, 0.999)" in repr(default)
     with pytest.raises(MTLConfigError, match=r"from_methods\(methods\) must be a non-empty list"):
         ToyTrajectoriesDisplay.from_methods("pcgrad")
