@@ -7,6 +7,7 @@ name          paper                   what it changes
 ============  ======================  =====================================================
 equal         (the default)           nothing: ``sum(losses).backward()``
 uncertainty   Kendall et al. 2018     loss ``sum_t exp(-s_t) L_t + s_t``, one learnable ``s_t`` per task
+                                      (their regression form x2; see :class:`UncertaintyWeighting`)
 gradnorm      Chen et al. 2018        learnable weights ``w_t`` that even out the tasks' gradient
                                       norms on the last shared layer
 pcgrad        Yu et al. 2020          the shared trunk's update: :func:`mtl_teach.weighting.pcgrad`
@@ -154,11 +155,24 @@ class Weighting(nn.Module):
 class UncertaintyWeighting(Weighting):
     """Kendall, Gal & Cipolla 2018: weigh each task by a learned "uncertainty".
 
-    The loss is ``sum_t exp(-s_t) L_t + s_t`` with one learnable
-    ``s_t = log sigma_t^2`` per task (the classification form). A task with a
-    large loss gets a large ``s_t``, so a smaller weight ``exp(-s_t)``; the
-    ``+ s_t`` term stops every weight from going to 0. The ``s_t`` start at 0
-    (every weight 1) and are trained by the Trainer's optimizer.
+    The paper reads each task's loss as the negative log-likelihood of a
+    model with its own noise level ``sigma_t^2``, the same for every input of
+    the task (homoscedastic uncertainty), and learns ``s_t = log sigma_t^2``
+    by maximising all tasks' likelihoods together. Its two forms are, for
+    regression, ``1/2 exp(-s) L + 1/2 s``, and for classification,
+    ``exp(-s) L + 1/2 s``.
+
+    The kit minimises ``sum_t exp(-s_t) L_t + s_t`` for every task: the
+    regression form times 2. One form serves any kind of task, and its best
+    ``s_t`` for a fixed loss is exactly ``log L_t``, a weight
+    ``exp(-s_t) = 1 / L_t`` (each weighted loss about 1). The classification
+    form's best weight is ``1 / (2 L_t)``: every weight halved, the same ratio
+    between the tasks, which is what balancing sets.
+
+    A task with a large loss gets a large ``s_t``, so a smaller weight
+    ``exp(-s_t)``; the ``+ s_t`` term stops every weight from going to 0. The
+    ``s_t`` start at 0 (every weight 1) and are trained by the Trainer's
+    optimizer.
     """
 
     name = "uncertainty"

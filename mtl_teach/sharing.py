@@ -66,6 +66,10 @@ class SharingComparison:
         ``(seed, "alone" or "shared", message)`` for each :class:`StallWarning`
         a run raised. Collected rather than shown: over many runs, some stall
         for a few epochs and recover, and the accuracies tell the outcome.
+    majority
+        Per seed, the share of the most common label among the target's test
+        points: the accuracy of always answering it, the floor a model must
+        beat to have learned anything (drawn by :meth:`plot`).
     """
 
     def __init__(
@@ -80,6 +84,7 @@ class SharingComparison:
         target_train: dict[int, tuple[np.ndarray, np.ndarray]],
         settings: dict[str, Any],
         stalls: Sequence[tuple[int, str, str]] = (),
+        majority: Sequence[float] = (),
     ) -> None:
         self.target = target
         self.auxiliary = list(auxiliary)
@@ -90,6 +95,7 @@ class SharingComparison:
         self.target_train = target_train
         self.settings = dict(settings)
         self.stalls = list(stalls)
+        self.majority = np.asarray(majority, dtype=float)  # (n_seeds,), or empty when unknown
         self.ax_: Any = None
         self.figure_: Any = None
 
@@ -120,7 +126,10 @@ class SharingComparison:
         )
 
     def plot(self, ax: Any = None) -> SharingComparison:
-        """Draw each seed's pair (alone -> shared) and the means with their standard deviation.
+        """Draw each seed's pair (alone -> shared), the means with their standard deviation, and the floor.
+
+        The dashed line is the majority-class floor (mean over the seeds of
+        :attr:`majority`): what always answering the most common label scores.
 
         Parameters
         ----------
@@ -152,6 +161,19 @@ class SharingComparison:
                 capsize=6,
                 linewidth=2,
                 zorder=2,
+            )
+        if self.majority.size:
+            floor = float(self.majority.mean())
+            ax.axhline(floor, color="0.35", linestyle="--", linewidth=1, zorder=0)
+            ax.annotate(
+                f"majority-class floor {floor:.3f}",
+                (1.45, floor),
+                xytext=(0, 3),
+                textcoords="offset points",
+                ha="right",
+                va="bottom",
+                fontsize="small",
+                color="0.35",
             )
         helpers = " + ".join(self.auxiliary)
         ax.set_xticks([0, 1], [f"{self.target}\nalone", f"shared with\n{helpers}"])
@@ -483,12 +505,14 @@ def compare_sharing(
     make_target = COURSE_TASKS[target][0]
     alone, shared, models, target_points = [], [], {}, {}
     stalls: list[tuple[int, str, str]] = []
+    majority: list[float] = []  # per seed: the share of the test points' most common label
     for seed in seeds:
         (X, Y), _, _ = make_target(n=1000, seed=seed)
         target_points[seed] = (X[:n_target], Y[:n_target])
         target_train = _loader(target, *target_points[seed], "train")
         _, _, (X_test, Y_test) = make_target(n=10 * n_test, seed=seed + TEST_SEED_OFFSET)
         target_test = _loader(target, X_test, Y_test, "test")
+        majority.append(float(np.bincount(Y_test).max() / len(Y_test)))
         aux_train = [_loader(name, *COURSE_TASKS[name][0](n=1000, seed=seed)[0], "train") for name in auxiliary]
         # Alone, the target's few points make few batches per epoch. Its loader repeats them
         # (shuffled) until an epoch has at least as many batches as the shared model's, so
@@ -536,6 +560,7 @@ def compare_sharing(
         target_train=target_points,
         settings=settings,
         stalls=stalls,
+        majority=majority,
     )
 
 

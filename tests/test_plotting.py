@@ -441,6 +441,20 @@ def test_task_weights_display_shows_the_learned_weights(balanced_history):
     assert "TaskWeightsDisplay(epochs=3" in repr(display)
 
 
+def test_task_weights_on_a_log_scale_get_readable_ticks():
+    # Weights from 0.3 to 4 span more than 10x (a log axis) but hold one power of 10: the ticks go 1-2-5.
+    from mtl_teach.plotting import TaskWeightsDisplay
+
+    weights = np.array([[1.0, 2.0, 4.0], [1.0, 0.5, 0.3]])
+    display = TaskWeightsDisplay(tasks=["a", "b"], epochs=np.array([1.0, 2.0, 3.0]), weights=weights).plot()
+    assert display.ax_.get_yscale() == "log"
+    display.figure_.canvas.draw()
+    low, high = display.ax_.get_ylim()
+    shown = [tick.get_text() for tick in display.ax_.get_yticklabels() if low <= tick.get_position()[1] <= high]
+    assert shown == ["0.5", "1", "2"], shown
+    plt.close(display.figure_)
+
+
 def test_balancing_displays_say_which_trainer_setting_logs_their_numbers():
     from mtl_teach.plotting import GradCosineDisplay, TaskWeightsDisplay
 
@@ -470,5 +484,15 @@ def test_toy_trajectories_display_draws_landscapes_and_each_methods_paths():
     assert [ax.get_title() for ax in display.axes_.flat][:2] == ["task 1 loss L1", "task 2 loss L2"]
     assert len(display.axes_[0, 3].get_lines()) == 1 + 3 * len(STARTS)  # Pareto set, then path, start, end per start
     assert "pcgrad:" in repr(display)
+    # The optimiser's settings go to optimize_toy, and the figure names them.
+    assert display.settings == {"steps": 30, "lr": 1e-2, "betas": (0.9, 0.9)}
+    assert display.figure_.get_suptitle() == "Adam, lr 0.01, betas (0.9, 0.9), 30 steps"
+    default = ToyTrajectoriesDisplay.from_methods(
+        ["equal"], steps=30, betas=(0.9, 0.999), grid_resolution=5, plot=False
+    )
+    np.testing.assert_array_equal(
+        default.trajectories["equal"], optimize_toy("equal", steps=30, betas=(0.9, 0.999)).numpy()
+    )
+    assert "betas=(0.9, 0.999)" in repr(default)
     with pytest.raises(MTLConfigError, match=r"from_methods\(methods\) must be a non-empty list"):
         ToyTrajectoriesDisplay.from_methods("pcgrad")

@@ -68,6 +68,11 @@ def test_plot_draws_each_seed_and_keeps_the_axes(small):
     lines = small.ax_.get_lines()
     assert len(lines) >= 2  # one grey line per seed, plus the error bars
     assert "circle_task test accuracy" in small.ax_.get_ylabel()
+    # The majority-class floor: the share of the commonest label among each seed's test points.
+    assert small.majority.shape == (2,) and np.all((small.majority >= 0.5) & (small.majority <= 1))
+    floor = [line for line in lines if line.get_linestyle() == "--"]
+    assert len(floor) == 1 and floor[0].get_ydata()[0] == pytest.approx(small.majority.mean())
+    assert any(t.get_text() == f"majority-class floor {small.majority.mean():.3f}" for t in small.ax_.texts)
     assert "shared wins on" in repr(small) and "alone=" in repr(small)
     plt.close("all")
 

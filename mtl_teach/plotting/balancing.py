@@ -215,15 +215,18 @@ class TaskWeightsDisplay:
         return display.plot(ax=ax) if plot else display
 
     def plot(self, ax: Any = None) -> TaskWeightsDisplay:
-        """One line per task on ``ax`` (a new figure when None); log scale when the weights span 10x."""
+        """One line per task on ``ax`` (a new figure when None); log scale (ticks 1-2-5) when the weights span 10x."""
         ax = _new_ax(ax, "TaskWeightsDisplay.plot")
         for i, task in enumerate(self.tasks):
             ax.plot(self.epochs, self.weights[i], marker="o", markersize=3, color=TASK_COLORS[i % 8], label=task)
         positive = self.weights[np.isfinite(self.weights) & (self.weights > 0)]
         if positive.size and positive.max() / positive.min() > 10:
-            from matplotlib.ticker import FuncFormatter, NullFormatter
+            from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
             ax.set_yscale("log")
+            # Ticks at 1, 2 and 5 times each power of 10: a range such as 0.3 to 4 still gets
+            # several labelled ticks (0.5, 1, 2), where powers of 10 alone would give just "1".
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # 0.1, 1, not 10^-1
             ax.yaxis.set_minor_formatter(NullFormatter())
         _integer_epochs(ax)
@@ -264,6 +267,9 @@ class ToyTrajectoriesDisplay:
         Both task losses on the grid, ``(G, G, 2)``.
     pareto
         Points of the Pareto set, ``(m, 2)``.
+    settings
+        The optimiser's settings the paths were run with (``steps``, ``lr``,
+        ``betas``), shown in the figure's title; empty when unknown.
     """
 
     def __init__(
@@ -274,9 +280,11 @@ class ToyTrajectoriesDisplay:
         xx1: np.ndarray,
         losses: np.ndarray,
         pareto: np.ndarray,
+        settings: Mapping[str, Any] | None = None,
     ) -> None:
         self.trajectories = dict(trajectories)
         self.xx0, self.xx1, self.losses, self.pareto = xx0, xx1, losses, pareto
+        self.settings = dict(settings or {})
         self.axes_: Any = None
         self.figure_: Any = None
 
@@ -286,6 +294,8 @@ class ToyTrajectoriesDisplay:
         methods: Sequence[str] = ("equal", "pcgrad", "cagrad"),
         *,
         steps: int = 4000,
+        lr: float = 1e-2,
+        betas: tuple[float, float] = (0.9, 0.9),
         grid_resolution: int = 150,
         plot: bool = True,
         axes: Any = None,
@@ -296,8 +306,11 @@ class ToyTrajectoriesDisplay:
         ----------
         methods
             Names of :data:`mtl_teach.weighting.METHODS` (or functions ``f(G)``).
-        steps
-            Adam steps per method (lr 1e-2, betas (0.9, 0.9): see :mod:`mtl_teach.toy_objectives`).
+        steps, lr, betas
+            Adam's steps per method, learning rate and ``(beta1, beta2)``, as for
+            :func:`~mtl_teach.toy_objectives.optimize_toy`. The defaults keep the
+            paper's lesson in few steps; PyTorch's own betas, ``(0.9, 0.999)``,
+            change it (see :mod:`mtl_teach.toy_objectives`).
         grid_resolution
             Points per side of the landscape grid over [-10, 10]^2.
         plot
@@ -326,7 +339,7 @@ class ToyTrajectoriesDisplay:
         trajectories = {}
         for method in methods:
             name = method if isinstance(method, str) else getattr(method, "__name__", "method")
-            trajectories[name] = optimize_toy(method, steps=steps).numpy()
+            trajectories[name] = optimize_toy(method, steps=steps, lr=lr, betas=betas).numpy()
         axis = torch.linspace(-10, 10, grid_resolution, dtype=torch.float64)
         xx1, xx0 = torch.meshgrid(axis, axis, indexing="ij")  # (G, G) each; rows follow x1
         losses = toy_losses(torch.stack([xx0.flatten(), xx1.flatten()], dim=1)).reshape(*xx0.shape, 2)
@@ -336,6 +349,7 @@ class ToyTrajectoriesDisplay:
             xx1=xx1.numpy(),
             losses=losses.numpy(),
             pareto=pareto_set(201).numpy(),
+            settings={"steps": steps, "lr": lr, "betas": tuple(betas)},
         )
         return display.plot(axes=axes) if plot else display
 
@@ -360,6 +374,9 @@ class ToyTrajectoriesDisplay:
             ax.set_xlabel("x1")
             ax.set_ylabel("x2")
             ax.set_aspect("equal")
+        if self.settings:
+            s = self.settings
+            fig.suptitle(f"Adam, lr {s['lr']:g}, betas {tuple(s['betas'])}, {s['steps']} steps", fontsize="medium")
         self.axes_, self.figure_ = grid, fig
         return self
 
@@ -376,7 +393,8 @@ class ToyTrajectoriesDisplay:
 
     def __repr__(self) -> str:
         ends = ", ".join(f"{name}: {[round(d, 2) for d in dist]}" for name, dist in self.final_distances().items())
-        return f"ToyTrajectoriesDisplay(distance to the Pareto set at the end={{{ends}}})"
+        settings = "".join(f", {key}={value}" for key, value in self.settings.items())
+        return f"ToyTrajectoriesDisplay(distance to the Pareto set at the end={{{ends}}}{settings})"
 
 
 __all__ = ["GradCosineDisplay", "TaskWeightsDisplay", "ToyTrajectoriesDisplay"]

@@ -9,7 +9,7 @@ from mtl_teach._errors import check_choice, fail
 from mtl_teach.callbacks import ModelSnapshots
 from mtl_teach.data import SPLITS
 from mtl_teach.plotting._common import input_field, new_axes, points_for, task_names_of
-from mtl_teach.plotting.boundary import DecisionBoundaryDisplay
+from mtl_teach.plotting.boundary import DecisionBoundaryDisplay, finish_row
 from mtl_teach.plotting.grid import grid_response, make_grid
 
 if TYPE_CHECKING:
@@ -34,6 +34,8 @@ def plot_boundary_evolution(
 
     Each snapshot is loaded into ``model`` in turn; its own weights are
     restored afterwards (also on error), so the model ends as it started.
+    The outer panels carry the axes (``x0`` below, the task and ``x1`` on the
+    left); one colour bar, P(class 1), and the gold-label legend serve them all.
 
     Parameters
     ----------
@@ -99,11 +101,13 @@ def plot_boundary_evolution(
                 display = DecisionBoundaryDisplay(xx0=xx0, xx1=xx1, response=responses[task], task_name=task, X=X, y=y)
                 ax = grid[row, column]
                 display.plot(ax=ax, title=f"epoch {epoch}" if row == 0 else "")
-                ax.set_xlabel("")
-                ax.set_ylabel(task if column == 0 else "")
-                ax.set_xticks([])
-                ax.set_yticks([])
+                # Small multiples: only the outer panels carry tick labels and axis names.
+                ax.set_xticks([-1, 0, 1], labels=None if row == len(chosen) - 1 else [])
+                ax.set_yticks([-1, 0, 1], labels=None if column == 0 else [])
+                ax.set_xlabel("x0" if row == len(chosen) - 1 else "")
+                ax.set_ylabel(f"{task}\nx1" if column == 0 else "")
                 displays[row].append(display)
     finally:
         model.load_state_dict(current)
+    finish_row([display for row in displays for display in row], colorbar=True, legend=dataloaders is not None)
     return displays

@@ -100,8 +100,8 @@ def plot_trunk_features(
 ) -> Any:
     """Show each output unit of the shared trunk as a heatmap over [-1, 1]^2.
 
-    Bright = large activation; the dotted line outlines where the unit is
-    zero (a ReLU unit is "off" there). A unit that is zero everywhere is
+    Bright = large activation (each panel's colour bar gives its scale, from 0);
+    the dotted line outlines where the unit is zero (a ReLU unit is "off" there). A unit that is zero everywhere is
     dead: no head can learn anything from it.
 
     Parameters
@@ -132,6 +132,8 @@ def plot_trunk_features(
         ax.set_aspect("equal")
         ax.set_xticks([-1, 0, 1])
         ax.set_yticks([-1, 0, 1])
-        fig.colorbar(image, ax=ax, shrink=0.7)
+        ax.set_xlabel("x0")
+        ax.set_ylabel("x1" if unit == 0 else "")
+        fig.colorbar(image, ax=ax, shrink=0.7, label="activation")
     fig.suptitle(f"{module_name}: each output unit over the plane")
     return fig
