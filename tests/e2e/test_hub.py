@@ -1,0 +1,248 @@
+"""A class on a real JupyterHub: three students, one exercise, hand-in, collect, grade, stop.
+
+``make hub`` starts JupyterHub on a free loopback port with the demo login.
+As root (CI), its local spawner runs each student's server as their own
+system account, which the demo login creates at first login: file
+permissions are then real, and the test checks that one student can neither
+read nor change another's hand-in. (Not as root, the simple spawner runs
+every student as one user and cannot keep them apart: that check is
+skipped, saying so.)
+
+Three students open the exercise by its nbgitpuller link (the kit is served
+by ``git daemon`` on loopback, standing in for GitHub) in headless Chromium,
+log in, and work in the student copy of exercise 04:
+
+- ada solves it (the answer key's code, typed into the stubs) and runs all cells, to the end;
+- ben makes a typical mistake (a ``Linear(4, 1)`` head for two classes), runs all cells, then on
+  through the last check;
+- cy leaves it blank and runs it as far as its last check.
+
+Each saves and hands in with the README's one line. ``mtl-teach collect``
+then ``mtl-teach grade`` must give each the score ``tests/submissions/expected.json``
+holds for that work (10, 7 and 0). Then Ctrl+C stops the hub, and nothing of it
+may be left running.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from catalog import ARTIFACTS, REPO, load_plan
+from hubserver import ClassHub, GitServer, log_in, remove_system_user, run_as, student_python
+from notebook_ui import (
+    add_cell_and_run,
+    click_run_all,
+    read_cells,
+    run_all_cells,
+    run_cell,
+    save_notebook,
+    set_cell_source,
+    wait_for_notebook,
+)
+
+from mtl_teach.links import nbgitpuller_url
+
+EXERCISE = "notebooks/student/04_your_turn.ipynb"
+ASSIGNMENT = "04_your_turn"
+SUBMISSIONS = REPO / "tests" / "submissions"
+# student -> the work they do (a notebook of tests/submissions, whose expected score they must get)
+STUDENTS = {"mtl-e2e-ada": "perfect", "mtl-e2e-ben": "attempt_head_4_1", "mtl-e2e-cy": "stub"}
+HAND_IN = "from mtl_teach.classroom import submit; submit()"
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+@dataclass
+class Classroom:
+    """What the module's one class session left for the tests to check."""
+
+    hub: ClassHub
+    base: Path
+    link: str
+    spawner: str
+    receipts: dict[str, str] = field(default_factory=dict)
+    pages: dict[str, Any] = field(default_factory=dict)
+    typed: dict[str, dict[int, str]] = field(default_factory=dict)
+
+    @property
+    def handin_root(self) -> Path:
+        return self.hub.state / "handin"
+
+    def home(self, name: str) -> Path:
+        return Path(pwd.getpwnam(name).pw_dir) if self.spawner == "local" else self.hub.state / "homes" / name
+
+    def handins(self, name: str) -> list[Path]:
+        return sorted((self.handin_root / name / ASSIGNMENT).glob("*.ipynb"))
+
+
+def _answers(work: str, plan_stubs: tuple[int, ...], student_copy: Any) -> dict[int, str]:
+    """The code a student types into each stub: that cell of ``tests/submissions/<work>.ipynb``, by grade id."""
+    if work == "stub":
+        return {}
+    submitted = nbformat.read(SUBMISSIONS / f"{work}.ipynb", as_version=4)
+    by_id = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell.source for cell in submitted.cells}
+    return {i: by_id[student_copy.cells[i].metadata["nbgrader"]["grade_id"]] for i in plan_stubs}
+
+
+@pytest.fixture(scope="module")
+def classroom(browser: Any) -> Iterator[Classroom]:
+    """One class session: the hub, the three students' work, their hand-ins (then cleaned up, users included)."""
+    spawner = "local" if os.geteuid() == 0 else "simple"
+    # Not pytest's tmp_path: it is private (0700), and each student must pass through to their dropbox.
+    base = Path(tempfile.mkdtemp(prefix="mtl-hub-e2e-"))
+    base.chmod(0o711)
+    for name in STUDENTS:
+        remove_system_user(name)  # left by an interrupted run
+    contexts = []
+    room: Classroom | None = None
+    try:
+        (base / "git").mkdir()
+        with GitServer(base / "git") as git:
+            python = student_python(base) if spawner == "local" else None
+            with ClassHub(base / "state", git.url, spawner, python) as hub:
+                room = Classroom(hub, base, nbgitpuller_url(hub.url, git.url, "main", EXERCISE), spawner)
+                student_copy = nbformat.read(REPO / EXERCISE, as_version=4)
+                plan = load_plan(REPO / EXERCISE)
+                # Everyone clicks the link and logs in; their servers start and pull side by side.
+                for name in STUDENTS:
+                    context = browser.new_context(viewport=VIEWPORT)
+                    contexts.append(context)
+                    room.pages[name] = context.new_page()
+                    log_in(room.pages[name], hub, name, room.link)
+                for name, work in STUDENTS.items():
+                    page = room.pages[name]
+                    wait_for_notebook(page, plan.n_cells, timeout_s=240)
+                    room.typed[name] = _answers(work, plan.stubs, student_copy)
+                    for index, source in room.typed[name].items():
+                        set_cell_source(page, index, source)
+                for page in room.pages.values():  # Run All in every notebook at once
+                    click_run_all(page)
+                last_check = plan.self_checks[-1]
+                # ada's full run takes longest: the others go on, cell by cell, while it runs.
+                for name in sorted(room.pages, key=lambda name: STUDENTS[name] == "perfect"):
+                    page = room.pages[name]
+                    run_all_cells(page, timeout_s=400, click=False)
+                    hub.remember()  # every kernel, to check that none outlives the hub
+                    if STUDENTS[name] != "perfect":  # Run All stopped at an error: on, one cell at a time
+                        cells = read_cells(page)
+                        stopped = max(i for i in plan.code if cells[i].execution_count is not None)
+                        for i in plan.code:
+                            if stopped < i <= last_check:
+                                run_cell(page, i)
+                    save_notebook(page)
+                    room.receipts[name] = add_cell_and_run(page, HAND_IN).text
+                hub.remember()
+                yield room
+    finally:
+        for name, page in (room.pages if room else {}).items():
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"hub-{name}.png"))
+        for context in contexts:
+            context.close()
+        for name in STUDENTS:
+            remove_system_user(name)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_each_student_hands_in_from_the_notebook(classroom: Classroom) -> None:
+    for name in STUDENTS:
+        receipt = classroom.receipts[name]
+        assert f"Handed in {ASSIGNMENT} for {name}" in receipt, f"{name}'s hand-in cell said:\n{receipt}"
+        assert "WARNING" not in receipt, f"{name} saved before handing in, yet:\n{receipt}"
+        kept = classroom.handins(name)
+        assert len(kept) == 1, f"{name}: {kept}"
+        saved = classroom.home(name) / "mtl-teach" / EXERCISE
+        assert kept[0].read_bytes() == saved.read_bytes(), f"{name}'s hand-in is not the notebook as saved"
+        if classroom.spawner == "local":
+            owner = pwd.getpwnam(name).pw_uid
+            assert kept[0].stat().st_uid == owner and (kept[0].stat().st_mode & 0o077) == 0, kept[0].stat()
+            assert (kept[0].parent.parent.stat().st_mode & 0o777) == 0o700
+
+
+def test_a_second_click_on_the_link_keeps_the_students_edits(classroom: Classroom) -> None:
+    name = "mtl-e2e-ada"
+    page = classroom.pages[name]
+    page.goto(classroom.link)  # (her hand-in cell came after her last save: the file has the exercise's cells)
+    wait_for_notebook(page, load_plan(REPO / EXERCISE).n_cells, timeout_s=120)
+    saved = nbformat.read(classroom.home(name) / "mtl-teach" / EXERCISE, as_version=4)
+    for index, source in classroom.typed[name].items():
+        assert saved.cells[index].source == source, f"nbgitpuller lost {name}'s edit of cell {index}"
+
+
+def test_a_student_cannot_read_or_change_another_students_handin(classroom: Classroom) -> None:
+    if classroom.spawner != "local":
+        pytest.skip(
+            "not root: the hub uses the simple spawner, which runs every student as one OS user and cannot "
+            "keep their hand-ins apart (README, 'In a classroom'); CI runs this as root"
+        )
+    ada_box = classroom.handin_root / "mtl-e2e-ada"
+    ada = classroom.handins("mtl-e2e-ada")[0]
+    attempts = {
+        "list the hand-in root": f"ls {classroom.handin_root}",
+        "list ada's dropbox": f"ls {ada_box}",
+        "read ada's hand-in": f"cat {ada}",
+        "change ada's hand-in": f"echo x >> {ada}",
+        "delete ada's hand-in": f"rm -f {ada}",
+        "add a file to ada's dropbox": f"touch {ada_box}/{ASSIGNMENT}/x.ipynb",
+        "replace ada's dropbox": f"mv {ada_box} {classroom.handin_root}/gone",
+        "make a dropbox": f"mkdir {classroom.handin_root}/mtl-e2e-dan",
+        "hard-link ada's hand-in": f"ln {ada} {classroom.handin_root}/mtl-e2e-ben/{ASSIGNMENT}/x.ipynb",
+    }
+    allowed = {
+        what: run.stdout for what, cmd in attempts.items() if (run := run_as("mtl-e2e-ben", cmd)).returncode == 0
+    }
+    assert not allowed, f"ben, as his own system user, could: {allowed}"
+    assert classroom.handins("mtl-e2e-ada") == [ada] and json.loads(ada.read_text())["cells"]
+
+
+def test_collect_then_grade_gives_each_student_the_score_earned(classroom: Classroom) -> None:
+    expected = json.loads((SUBMISSIONS / "expected.json").read_text())
+    root = classroom.handin_root
+    if classroom.spawner == "local":
+        # ben plants, in his own dropbox, a link to ada's hand-in, named and dated as his latest:
+        # collect follows no link, so he cannot be graded on her work.
+        ada = classroom.handins("mtl-e2e-ada")[0]
+        fake = f"{root}/mtl-e2e-ben/{ASSIGNMENT}/29991231T235959.000000Z-00000000.ipynb"
+        assert run_as("mtl-e2e-ben", f"ln -s {ada} {fake}").returncode == 0
+    out, grades = classroom.base / "collected", classroom.base / "grades"
+    mtl = [sys.executable, "-m", "mtl_teach"]
+    collect = subprocess.run(
+        [*mtl, "collect", ASSIGNMENT, "--root", str(root), "--out", str(out)], capture_output=True, text=True
+    )
+    assert collect.returncode == 0, collect.stderr
+    assert sorted(p.name for p in out.glob("*.ipynb")) == sorted(f"{name}.ipynb" for name in STUDENTS)
+    rows = {row["student"]: row for row in csv.DictReader((out / "handins.csv").open())}
+    assert set(rows) == set(STUDENTS) and all(row["handed_in"].endswith("Z") for row in rows.values()), rows
+    if classroom.spawner == "local":
+        assert "a link" in rows["mtl-e2e-ben"]["note"], rows["mtl-e2e-ben"]
+    grade = subprocess.run(
+        [*mtl, "grade", *map(str, sorted(out.glob("*.ipynb"))), "--out", str(grades), "--assignment", ASSIGNMENT],
+        capture_output=True, text=True, cwd=REPO,
+    )  # fmt: skip
+    assert grade.returncode == 0, grade.stdout[-3000:] + grade.stderr[-3000:]
+    totals = {row["student"]: float(row["total"]) for row in csv.DictReader((grades / "grades.csv").open())}
+    assert totals == {name: float(expected[work]["total"]) for name, work in STUDENTS.items()}, totals
+
+
+def test_ctrl_c_stops_the_hub_and_leaves_nothing_running(classroom: Classroom) -> None:
+    hub = classroom.hub
+    assert hub.seen, "the hub's processes were never seen"
+    code = hub.interrupt()
+    assert code is not None, f"make hub did not exit after Ctrl+C:\n{hub.log_tail()}"
+    deadline = time.monotonic() + 20
+    while (left := hub.leftovers(tuple(STUDENTS))) and time.monotonic() < deadline:
+        time.sleep(0.25)  # polling interval while the last processes exit
+    assert not left, "left running after Ctrl+C:\n" + "\n".join(left) + f"\n{hub.log_tail()}"
