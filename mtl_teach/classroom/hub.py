@@ -243,23 +243,28 @@ class HubSettings:
         check as root and fails for every student; this says so before anyone logs in.
         """
         nobody = pwd.getpwnam("nobody")
-        probe = subprocess.run(
-            [str(self.python), "-c", PROBE, str(self.handin)],
-            user=nobody.pw_uid,
-            group=nobody.pw_gid,
-            extra_groups=[],
-            cwd="/",
-            env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        if probe.returncode != 0:
+        try:
+            probe = subprocess.run(
+                [str(self.python), "-c", PROBE, str(self.handin)],
+                user=nobody.pw_uid,
+                group=nobody.pw_gid,
+                extra_groups=[],
+                cwd="/",
+                env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+            error = probe.stderr.strip().splitlines()[-1] if probe.returncode and probe.stderr.strip() else ""
+            error = error or (f"exit code {probe.returncode}" if probe.returncode else "")
+        except OSError as exc:  # the interpreter itself is out of reach
+            error = f"{type(exc).__name__}: {exc}"
+        if error:
             fail(
                 "HUB_PYTHON",
                 "must be a Python with the kit installed that every student's system user can run "
                 f"(tried as 'nobody': {self.python} -c {PROBE!r})",
-                probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else f"exit code {probe.returncode}",
+                error,
                 "install the kit where students can read it, with a Python they can run (not one in a private "
                 "home such as /root/.pyenv): e.g. clone it under /opt and run make install "
                 "PYTHON=/usr/bin/python3.11 there; HUB_STATE must be reachable too.",

@@ -14,10 +14,11 @@ picture of a student's hub session) and ``benchmarks/bench_hub_load.py``.
   spawner each student is their own user.
 - :func:`student_python`: under the local spawner each student's server runs
   as that student, who must be able to run the kit's Python. A venv whose
-  interpreter lives in a private home (pyenv in ``/root``) is out of their
-  reach; an instructor installs the kit with a shared Python instead. The
-  tests stand in for that cheaply: a venv of the system's Python of the same
-  version that imports the kit's installed packages (a ``.pth`` file).
+  interpreter lives in a private home (pyenv in ``/root``), or a checkout in a
+  private temporary folder, is out of their reach; an instructor installs the
+  kit with a shared Python instead. The tests stand in for that in seconds:
+  a venv of the system's Python of the same version, with hard-linked copies
+  of this venv's packages and of the kit.
 """
 
 from __future__ import annotations
@@ -52,53 +53,56 @@ TEST_OVERRIDES = {
 
 
 def _reachable_by_others(path: Path) -> bool:
-    """Whether a user other than the owner can reach ``path``: every folder above it lets others through."""
+    """Whether a user other than the owner can run or read ``path``: every folder above it lets others through."""
     path = path.resolve()
-    for folder in [*reversed(path.parents), path] if path.is_dir() else reversed(path.parents):
-        if not os.stat(folder).st_mode & stat.S_IXOTH:
-            return False
+    if any(not os.stat(folder).st_mode & stat.S_IXOTH for folder in path.parents):
+        return False
     return bool(os.stat(path).st_mode & stat.S_IROTH)
 
 
-def student_python(folder: Path) -> Path:
-    """A Python every student's system user can run, with the kit and this venv's packages importable.
+def _link_tree(source: Path, target: Path) -> None:
+    """``target`` as a copy of ``source`` made of hard links: instant, and nothing is written to ``source``."""
+    subprocess.run(["cp", "-al", str(source), str(target)], check=True, capture_output=True)
 
-    The venv's own interpreter when others can reach it; otherwise a venv, in
-    ``folder``, of the system's Python of the same version, whose site-packages
-    adds this venv's (``site.addsitedir``, so the kit's editable install works)
-    and whose ``etc/jupyter`` and ``share/jupyter`` are this venv's (server
-    extensions, kernel spec, JupyterLab). Its JupyterLab settings overrides add
-    the tests' own (:data:`TEST_OVERRIDES`) to the kit's.
+
+def student_python(folder: Path) -> Path:
+    """A Python environment in ``folder`` that every student's system user can run: the kit and this venv's packages.
+
+    An instructor installs the kit for a class with a Python the students can
+    run, somewhere they can read. The test machine's venv may be neither (a
+    pyenv Python in ``/root``, a checkout in a private temporary folder), so
+    this builds the equivalent in seconds: a venv of the system's Python of
+    the same version whose site-packages, ``etc/jupyter`` and ``share/jupyter``
+    are hard-linked copies of this venv's, with the kit's package copied in
+    place of its editable install. Its JupyterLab settings overrides add the
+    tests' own (:data:`TEST_OVERRIDES`) to the kit's. (Hard links need
+    ``folder`` on the checkout's file system.)
     """
-    venv = Path(sys.prefix)
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     candidates = [Path(f"/usr/bin/{version}"), Path(f"/usr/local/bin/{version}")]
     system = next((p for p in candidates if p.is_file() and _reachable_by_others(p)), None)
     if system is None:
         raise RuntimeError(
-            f"The hub tests run each student as their own system user, who must be able to run Python: "
-            f"{sys.executable} is out of their reach and no {version} is in /usr/bin or /usr/local/bin. "
+            "The hub tests run each student as their own system user, who must be able to run Python: "
+            f"{sys.executable} is out of their reach and there is no {version} in /usr/bin or /usr/local/bin. "
             f"Install one: apt-get install -y {version} {version}-venv"
         )
-    env = folder / "student-python"
+    venv, env = Path(sys.prefix), folder / "student-python"
     subprocess.run([str(system), "-m", "venv", "--without-pip", str(env)], check=True)
     site = env / "lib" / version / "site-packages"
-    (site / "_mtl_teach_venv.pth").write_text(f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
-    (env / "etc").symlink_to(venv / "etc")
-    lab = env / "share" / "jupyter" / "lab"
-    lab.mkdir(parents=True)
-    for entry in (venv / "share" / "jupyter").iterdir():
-        if entry.name != "lab":
-            (env / "share" / "jupyter" / entry.name).symlink_to(entry)
-    for entry in (venv / "share" / "jupyter" / "lab").iterdir():
-        if entry.name != "settings":
-            (lab / entry.name).symlink_to(entry)
-    overrides = json.loads((REPO / "scripts" / "jupyterlab_overrides.json").read_text())
-    (lab / "settings").mkdir()
-    (lab / "settings" / "overrides.json").write_text(json.dumps(overrides | TEST_OVERRIDES))
-    for path in [env, *env.rglob("*")]:
-        if not path.is_symlink():
-            path.chmod(path.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if path.is_dir() else 0))
+    site.rmdir()
+    _link_tree(Path(sysconfig.get_paths()["purelib"]), site)
+    for editable in site.glob("__editable__*"):
+        editable.unlink()  # it points into the checkout: the package itself goes in its place
+    _link_tree(REPO / "mtl_teach", site / "mtl_teach")
+    _link_tree(venv / "etc", env / "etc")
+    (env / "share").mkdir()
+    _link_tree(venv / "share" / "jupyter", env / "share" / "jupyter")
+    overrides = env / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    kit = json.loads(overrides.read_text())
+    overrides.unlink()  # a hard link to the venv's file: write a new one
+    overrides.write_text(json.dumps(kit | TEST_OVERRIDES))
+    overrides.chmod(0o644)
     return env / "bin" / "python"
 
 
