@@ -39,8 +39,13 @@ SPAWNERS = ("local", "simple")
 MIN_PASSWORD = 8  # JupyterHub's SharedPasswordAuthenticator refuses shorter ones
 # System account names (adduser's default rule); the hub lowercases names first.
 SYSTEM_USERNAME = r"[a-z][a-z0-9_-]{0,31}"
-# What a student's server must import, checked as an unprivileged user before the hub starts.
-PROBE = "import jupyterhub.singleuser, jupyterlab, nbgitpuller, mtl_teach, os, sys; os.stat(sys.argv[1])"
+# What a student's server must find, checked as an unprivileged user before the hub starts (found, not
+# imported: torch alone takes seconds), and the hand-in root it must reach.
+PROBE = (
+    "import importlib.util as u, os, sys; "
+    "[u.find_spec(m) or sys.exit(f'cannot find {m}') for m in sys.argv[2:]]; os.stat(sys.argv[1])"
+)
+MODULES = ("jupyterhub.singleuser", "jupyterlab", "nbgitpuller", "mtl_teach", "torch", "ipykernel")
 
 
 @dataclass(frozen=True)
@@ -245,7 +250,7 @@ class HubSettings:
         nobody = pwd.getpwnam("nobody")
         try:
             probe = subprocess.run(
-                [str(self.python), "-c", PROBE, str(self.handin)],
+                [str(self.python), "-c", PROBE, str(self.handin), *MODULES],
                 user=nobody.pw_uid,
                 group=nobody.pw_gid,
                 extra_groups=[],
@@ -263,7 +268,7 @@ class HubSettings:
             fail(
                 "HUB_PYTHON",
                 "must be a Python with the kit installed that every student's system user can run "
-                f"(tried as 'nobody': {self.python} -c {PROBE!r})",
+                f"(tried as 'nobody': does it find {', '.join(MODULES)} and the hand-in root?)",
                 error,
                 "install the kit where students can read it, with a Python they can run (not one in a private "
                 "home such as /root/.pyenv): e.g. clone it under /opt and run make install "

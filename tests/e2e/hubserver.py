@@ -46,9 +46,11 @@ from labserver import REPO, free_port
 
 PASSWORD = secrets.token_hex(12)  # the demo login's shared password, new for every run
 HUB_LOG = "hub.log"
-# JupyterLab settings for a student's server in the tests, as labserver's: no news or update toasts.
+# JupyterLab settings for a student's server in the tests, as labserver's: no news or update toasts, and
+# every cell rendered (off-screen cells' outputs read as empty text otherwise).
 TEST_OVERRIDES = {
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
 }
 
 
@@ -71,12 +73,14 @@ def student_python(folder: Path) -> Path:
     An instructor installs the kit for a class with a Python the students can
     run, somewhere they can read. The test machine's venv may be neither (a
     pyenv Python in ``/root``, a checkout in a private temporary folder), so
-    this builds the equivalent in seconds: a venv of the system's Python of
-    the same version whose site-packages, ``etc/jupyter`` and ``share/jupyter``
-    are hard-linked copies of this venv's, with the kit's package copied in
-    place of its editable install. Its JupyterLab settings overrides add the
-    tests' own (:data:`TEST_OVERRIDES`) to the kit's. (Hard links need
-    ``folder`` on the checkout's file system.)
+    this builds the equivalent: a venv of the system's Python of the same
+    version that imports this venv's packages (a ``.pth`` file) and links its
+    ``etc/jupyter`` and ``share/jupyter``. Where others cannot reach the venv
+    or the checkout, its site-packages and Jupyter files are hard-linked
+    copies instead, with the kit's package in place of its editable install
+    (a few seconds more, and ``folder`` must be on the same file system). Its
+    JupyterLab settings overrides add the tests' own (:data:`TEST_OVERRIDES`)
+    to the kit's.
     """
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     candidates = [Path(f"/usr/bin/{version}"), Path(f"/usr/local/bin/{version}")]
@@ -88,21 +92,35 @@ def student_python(folder: Path) -> Path:
             f"Install one: apt-get install -y {version} {version}-venv"
         )
     venv, env = Path(sys.prefix), folder / "student-python"
+    packages = Path(sysconfig.get_paths()["purelib"])
     subprocess.run([str(system), "-m", "venv", "--without-pip", str(env)], check=True)
     site = env / "lib" / version / "site-packages"
-    site.rmdir()
-    _link_tree(Path(sysconfig.get_paths()["purelib"]), site)
-    for editable in site.glob("__editable__*"):
-        editable.unlink()  # it points into the checkout: the package itself goes in its place
-    _link_tree(REPO / "mtl_teach", site / "mtl_teach")
-    _link_tree(venv / "etc", env / "etc")
-    (env / "share").mkdir()
-    _link_tree(venv / "share" / "jupyter", env / "share" / "jupyter")
-    overrides = env / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
-    kit = json.loads(overrides.read_text())
-    overrides.unlink()  # a hard link to the venv's file: write a new one
-    overrides.write_text(json.dumps(kit | TEST_OVERRIDES))
-    overrides.chmod(0o644)
+    lab = env / "share" / "jupyter" / "lab"
+    if all(_reachable_by_others(p) for p in (packages, REPO / "mtl_teach", venv / "share" / "jupyter")):
+        # Quick: this venv's packages (and the kit's editable install) as they are, its Jupyter files linked.
+        (site / "_mtl_teach_venv.pth").write_text(f"import site; site.addsitedir({str(packages)!r})\n")
+        (env / "etc").symlink_to(venv / "etc")
+        lab.mkdir(parents=True)
+        for entry in (venv / "share" / "jupyter").iterdir():
+            if entry.name != "lab":
+                (lab.parent / entry.name).symlink_to(entry)
+        for entry in (venv / "share" / "jupyter" / "lab").iterdir():
+            if entry.name != "settings":
+                (lab / entry.name).symlink_to(entry)
+        (lab / "settings").mkdir()
+    else:  # out of their reach: hard-linked copies, the kit's package in place of its editable install
+        site.rmdir()
+        _link_tree(packages, site)
+        for editable in site.glob("__editable__*"):
+            editable.unlink()
+        _link_tree(REPO / "mtl_teach", site / "mtl_teach")
+        _link_tree(venv / "etc", env / "etc")
+        (env / "share").mkdir()
+        _link_tree(venv / "share" / "jupyter", env / "share" / "jupyter")
+        (lab / "settings" / "overrides.json").unlink()  # a hard link to the venv's file: a new one follows
+    kit = json.loads((REPO / "scripts" / "jupyterlab_overrides.json").read_text())
+    (lab / "settings" / "overrides.json").write_text(json.dumps(kit | TEST_OVERRIDES))
+    (lab / "settings" / "overrides.json").chmod(0o644)
     return env / "bin" / "python"
 
 

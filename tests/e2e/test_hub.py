@@ -29,6 +29,7 @@ import csv
 import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -44,12 +45,14 @@ import pytest
 from catalog import ARTIFACTS, REPO, load_plan
 from hubserver import ClassHub, GitServer, log_in, remove_system_user, run_as, student_python
 from notebook_ui import (
+    Cell,
     add_cell_and_run,
     click_run_all,
     read_cells,
     run_all_cells,
     run_cell,
     save_notebook,
+    screenshot_cell,
     set_cell_source,
     wait_for_notebook,
 )
@@ -63,6 +66,7 @@ SUBMISSIONS = REPO / "tests" / "submissions"
 STUDENTS = {"mtl-e2e-ada": "perfect", "mtl-e2e-ben": "attempt_head_4_1", "mtl-e2e-cy": "stub"}
 HAND_IN = "from mtl_teach.classroom import submit; submit()"
 VIEWPORT = {"width": 1280, "height": 800}
+ERROR_LINE = re.compile(r"^\w*(Error|Exception)\b.*$", re.MULTILINE)
 
 
 @dataclass
@@ -76,6 +80,16 @@ class Classroom:
     receipts: dict[str, str] = field(default_factory=dict)
     pages: dict[str, Any] = field(default_factory=dict)
     typed: dict[str, dict[int, str]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds, kept in test-artifacts/e2e/
+    cells: dict[str, list[Cell]] = field(default_factory=dict)  # what each notebook showed once run
+
+    def lap(self, phase: str, started: float) -> float:
+        """Note how long ``phase`` took since ``started``; return now."""
+        now = time.monotonic()
+        self.timings[phase] = round(now - started, 1)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "hub-timings.json").write_text(json.dumps(self.timings, indent=1))
+        return now
 
     @property
     def handin_root(self) -> Path:
@@ -108,12 +122,16 @@ def classroom(browser: Any) -> Iterator[Classroom]:
         remove_system_user(name)  # left by an interrupted run
     contexts = []
     room: Classroom | None = None
+    started = time.monotonic()
     try:
         (base / "git").mkdir()
         with GitServer(base / "git") as git:
             python = student_python(base) if spawner == "local" else None
+            prepared = time.monotonic()
             with ClassHub(base / "state", git.url, spawner, python) as hub:
                 room = Classroom(hub, base, nbgitpuller_url(hub.url, git.url, "main", EXERCISE), spawner)
+                room.lap("repository and students' Python", started)
+                lap = room.lap("make hub until its API answers", prepared)
                 student_copy = nbformat.read(REPO / EXERCISE, as_version=4)
                 plan = load_plan(REPO / EXERCISE)
                 # Everyone clicks the link and logs in; their servers start and pull side by side.
@@ -125,9 +143,11 @@ def classroom(browser: Any) -> Iterator[Classroom]:
                 for name, work in STUDENTS.items():
                     page = room.pages[name]
                     wait_for_notebook(page, plan.n_cells, timeout_s=240)
+                    lap = room.lap(f"{name}: log in, server up, kit pulled, exercise open", lap)
                     room.typed[name] = _answers(work, plan.stubs, student_copy)
                     for index, source in room.typed[name].items():
                         set_cell_source(page, index, source)
+                lap = room.lap("answers typed", lap)
                 for page in room.pages.values():  # Run All in every notebook at once
                     click_run_all(page)
                 last_check = plan.self_checks[-1]
@@ -142,8 +162,12 @@ def classroom(browser: Any) -> Iterator[Classroom]:
                         for i in plan.code:
                             if stopped < i <= last_check:
                                 run_cell(page, i)
+                    lap = room.lap(f"{name}: ran", lap)
+                    room.cells[name] = read_cells(page)
+                    screenshot_cell(page, plan.self_checks[-1], ARTIFACTS / f"hub-{name}-ran.png")
                     save_notebook(page)
                     room.receipts[name] = add_cell_and_run(page, HAND_IN).text
+                    lap = room.lap(f"{name}: saved and handed in", lap)
                 hub.remember()
                 yield room
     finally:
@@ -155,6 +179,31 @@ def classroom(browser: Any) -> Iterator[Classroom]:
         for name in STUDENTS:
             remove_system_user(name)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_each_student_runs_the_exercise_to_the_end(classroom: Classroom) -> None:
+    plan = load_plan(REPO / EXERCISE)
+    for name, work in STUDENTS.items():
+        cells = classroom.cells[name]
+        last = plan.code[-1] if work == "perfect" else plan.self_checks[-1]
+        not_run = [i for i in plan.code if i <= last and cells[i].execution_count is None]
+        assert not not_run, f"{name}: code cells {not_run} did not run"
+        raised = {i: error for i, cell in enumerate(cells) if (error := _error(cell))}
+        if work == "perfect":
+            assert not raised, f"{name} solved it, yet cells raised: {raised}"
+            images = [i for i in plan.boundaries if cells[i].images]
+            assert images == list(plan.boundaries), f"{name}'s boundary figures: {images}"
+        elif work == "stub":
+            assert {i: raised.get(i, "")[:19] for i in plan.stubs} == dict.fromkeys(plan.stubs, "NotImplementedError")
+        else:  # a Linear(4, 1) head: training fails on the two-class labels, and the last check says why
+            said = cells[plan.self_checks[-1]].text
+            assert list(raised) == [plan.stubs[-1]], raised
+            assert "Incorrect" in said and "1 outputs but the labels have 2 classes" in said, said
+
+
+def _error(cell: Cell) -> str:
+    """The exception a cell shows ("NameError: ..."), or ""."""
+    return next((m[0] for text in cell.stderr() if (m := ERROR_LINE.search(text))), "")
 
 
 def test_each_student_hands_in_from_the_notebook(classroom: Classroom) -> None:
