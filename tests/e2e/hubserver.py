@@ -45,6 +45,8 @@ import psutil
 from labserver import REPO, free_port
 
 PASSWORD = secrets.token_hex(12)  # the demo login's shared password, new for every run
+EXERCISE = "notebooks/student/04_your_turn.ipynb"
+HAND_IN = "from mtl_teach.classroom import submit; submit()"  # the README's one line
 HUB_LOG = "hub.log"
 # JupyterLab settings for a student's server in the tests, as labserver's: no news or update toasts, and
 # every cell rendered (off-screen cells' outputs read as empty text otherwise).
@@ -210,17 +212,26 @@ class ClassHub:
         ``"local"`` (each student their own system user; root only) or ``"simple"``.
     python
         The students' Python (``HUB_PYTHON``); default: the hub's.
+    config
+        A config file of one's own that loads the kit's (``HUB_CONFIG``); default: the kit's.
     startup_timeout
         Seconds to wait for the hub's API to answer.
     """
 
     def __init__(
-        self, state: Path, repo: str, spawner: str, python: Path | None = None, startup_timeout: float = 120.0
+        self,
+        state: Path,
+        repo: str,
+        spawner: str,
+        python: Path | None = None,
+        config: Path | None = None,
+        startup_timeout: float = 120.0,
     ) -> None:
         self.state = Path(state)
         self.repo = repo
         self.spawner = spawner
         self.python = python
+        self.config = config
         self.port = free_port()
         self.startup_timeout = startup_timeout
         self.log_path = self.state.parent / HUB_LOG
@@ -238,6 +249,8 @@ class ClassHub:
         }  # fmt: skip
         if self.python is not None:
             settings["HUB_PYTHON"] = str(self.python)
+        if self.config is not None:
+            settings["HUB_CONFIG"] = str(self.config)
         return ["make", "-C", str(REPO), "--no-print-directory", "hub", *(f"{k}={v}" for k, v in settings.items())]
 
     def _env(self) -> dict[str, str]:
@@ -340,6 +353,23 @@ def log_in(page: Any, hub: ClassHub, name: str, url: str) -> None:
     page.locator("#username_input").fill(name)
     page.locator("#password_input").fill(PASSWORD)
     page.locator("#login_submit").click()
+
+
+def exercise_answers(work: str) -> dict[int, str]:
+    """What a student types into each stub of the exercise's student copy: the code of that cell (by its
+    grade id) in ``tests/submissions/<work>.ipynb``, whose expected score ``expected.json`` gives."""
+    import nbformat
+
+    if work == "stub":
+        return {}
+    student = nbformat.read(REPO / EXERCISE, as_version=4)
+    submitted = nbformat.read(REPO / "tests" / "submissions" / f"{work}.ipynb", as_version=4)
+    by_id = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell.source for cell in submitted.cells}
+    return {
+        i: by_id[cell.metadata["nbgrader"]["grade_id"]]
+        for i, cell in enumerate(student.cells)
+        if cell.cell_type == "code" and "raise NotImplementedError" in cell.source
+    }
 
 
 def remove_system_user(name: str) -> None:

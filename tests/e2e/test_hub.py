@@ -43,7 +43,17 @@ from typing import Any
 import nbformat
 import pytest
 from catalog import ARTIFACTS, REPO, load_plan
-from hubserver import ClassHub, GitServer, log_in, remove_system_user, run_as, student_python
+from hubserver import (
+    EXERCISE,
+    HAND_IN,
+    ClassHub,
+    GitServer,
+    exercise_answers,
+    log_in,
+    remove_system_user,
+    run_as,
+    student_python,
+)
 from notebook_ui import (
     Cell,
     add_cell_and_run,
@@ -59,12 +69,10 @@ from notebook_ui import (
 
 from mtl_teach.links import nbgitpuller_url
 
-EXERCISE = "notebooks/student/04_your_turn.ipynb"
 ASSIGNMENT = "04_your_turn"
 SUBMISSIONS = REPO / "tests" / "submissions"
 # student -> the work they do (a notebook of tests/submissions, whose expected score they must get)
 STUDENTS = {"mtl-e2e-ada": "perfect", "mtl-e2e-ben": "attempt_head_4_1", "mtl-e2e-cy": "stub"}
-HAND_IN = "from mtl_teach.classroom import submit; submit()"
 VIEWPORT = {"width": 1280, "height": 800}
 ERROR_LINE = re.compile(r"^\w*(Error|Exception)\b.*$", re.MULTILINE)
 
@@ -102,15 +110,6 @@ class Classroom:
         return sorted((self.handin_root / name / ASSIGNMENT).glob("*.ipynb"))
 
 
-def _answers(work: str, plan_stubs: tuple[int, ...], student_copy: Any) -> dict[int, str]:
-    """The code a student types into each stub: that cell of ``tests/submissions/<work>.ipynb``, by grade id."""
-    if work == "stub":
-        return {}
-    submitted = nbformat.read(SUBMISSIONS / f"{work}.ipynb", as_version=4)
-    by_id = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell.source for cell in submitted.cells}
-    return {i: by_id[student_copy.cells[i].metadata["nbgrader"]["grade_id"]] for i in plan_stubs}
-
-
 @pytest.fixture(scope="module")
 def classroom(browser: Any) -> Iterator[Classroom]:
     """One class session: the hub, the three students' work, their hand-ins (then cleaned up, users included)."""
@@ -132,7 +131,6 @@ def classroom(browser: Any) -> Iterator[Classroom]:
                 room = Classroom(hub, base, nbgitpuller_url(hub.url, git.url, "main", EXERCISE), spawner)
                 room.lap("repository and students' Python", started)
                 lap = room.lap("make hub until its API answers", prepared)
-                student_copy = nbformat.read(REPO / EXERCISE, as_version=4)
                 plan = load_plan(REPO / EXERCISE)
                 # Everyone clicks the link and logs in; their servers start and pull side by side.
                 for name in STUDENTS:
@@ -144,7 +142,7 @@ def classroom(browser: Any) -> Iterator[Classroom]:
                     page = room.pages[name]
                     wait_for_notebook(page, plan.n_cells, timeout_s=240)
                     lap = room.lap(f"{name}: log in, server up, kit pulled, exercise open", lap)
-                    room.typed[name] = _answers(work, plan.stubs, student_copy)
+                    room.typed[name] = exercise_answers(work)
                     for index, source in room.typed[name].items():
                         set_cell_source(page, index, source)
                 lap = room.lap("answers typed", lap)
