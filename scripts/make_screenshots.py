@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
 from catalog import SOURCE, load_plan  # noqa: E402
-from hubserver import EXERCISE, HAND_IN, ClassHub, GitServer, exercise_answers, log_in  # noqa: E402
+from hubserver import EXERCISE, HAND_IN, ClassHub, GitServer, exercise_answers, log_in, student_python  # noqa: E402
 from labserver import JupyterLab, launch_chromium  # noqa: E402
 from notebook_ui import (  # noqa: E402
     NOTEBOOK,
@@ -100,13 +100,17 @@ def self_check_picture(lab: JupyterLab, browser, root: Path, out: Path) -> None:
 
 
 def hub_picture(browser, out: Path) -> None:
-    """A student's session on the class hub: the exercise pulled, solved, run and handed in."""
+    """A student's session on the class hub: the exercise pulled, solved, run and handed in.
+
+    The demo login and the simple spawner (no system accounts are made), with the
+    tests' Python for students, whose JupyterLab settings keep news pop-ups away.
+    """
     plan = load_plan(REPO / EXERCISE)
     with tempfile.TemporaryDirectory(prefix="mtl-teach-hub-picture-") as tmp:
         base = Path(tmp)
         base.chmod(0o711)
         (base / "git").mkdir()
-        with GitServer(base / "git") as git, ClassHub(base / "state", git.url, "simple") as hub:
+        with GitServer(base / "git") as git, ClassHub(base / "state", git.url, "simple", student_python(base)) as hub:
             page = browser.new_page(viewport=VIEWPORT)
             log_in(page, hub, "ada", nbgitpuller_url(hub.url, git.url, "main", EXERCISE))
             wait_for_notebook(page, plan.n_cells, timeout_s=240)

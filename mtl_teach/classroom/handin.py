@@ -171,9 +171,11 @@ class Receipt:
     ran_after_save: int | None = None
 
     def __repr__(self) -> str:
+        home = Path.home()
+        notebook = f"~/{self.notebook.relative_to(home)}" if self.notebook.is_relative_to(home) else self.notebook
         lines = [
             f"Handed in {self.assignment} for {self.student} at {self.handed_in_at:%Y-%m-%d %H:%M:%S} UTC.",
-            f"  notebook: {self.notebook}, as saved at {self.saved_at:%H:%M:%S} UTC",
+            f"  notebook: {notebook}, as saved at {self.saved_at:%H:%M:%S} UTC",
             f"  kept as:  {self.kept} (sha256 {self.sha256[:12]}...)",
         ]
         if self.ran_after_save:
