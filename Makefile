@@ -52,6 +52,7 @@ lab: $(STAMP)
 HUB_CONFIG ?= hub/jupyterhub_config.py
 HUB_STATE ?= $(CURDIR)/.hub
 PROXY := node_modules/.bin/configurable-http-proxy
+export HUB_PROXY := $(CURDIR)/$(PROXY)
 export HUB_PORT HUB_IP HUB_AUTH HUB_PASSWORD HUB_GROUP HUB_SPAWNER HUB_REPO HUB_BRANCH HUB_STATE HUB_HANDIN HUB_ADMINS HUB_PYTHON
 
 # configurable-http-proxy, exactly as package-lock.json pins it (Node and npm are needed).
@@ -60,7 +61,7 @@ $(PROXY): package.json package-lock.json
 	touch $@
 
 hub: $(STAMP) $(PROXY)
-	HUB_PROXY=$(CURDIR)/$(PROXY) $(BIN)/jupyterhub -f $(HUB_CONFIG)
+	$(BIN)/jupyterhub -f $(HUB_CONFIG)
 
 test: $(STAMP) $(PROXY)
 	bash scripts/test.sh
