@@ -58,12 +58,14 @@ from notebook_ui import (
     Cell,
     add_cell_and_run,
     click_run_all,
+    current_tab,
     read_cells,
     run_all_cells,
     run_cell,
     save_notebook,
     screenshot_cell,
     set_cell_source,
+    wait_for,
     wait_for_notebook,
 )
 
@@ -227,6 +229,23 @@ def test_a_second_click_on_the_link_keeps_the_students_edits(classroom: Classroo
     saved = nbformat.read(classroom.home(name) / "mtl-teach" / EXERCISE, as_version=4)
     for index, source in classroom.typed[name].items():
         assert saved.cells[index].source == source, f"nbgitpuller lost {name}'s edit of cell {index}"
+
+
+def test_a_students_server_opens_on_the_kits_start_page(classroom: Classroom) -> None:
+    # The hub's own address, as a student types it: the server's default URL pulls the kit and opens its start page.
+    page = classroom.pages["mtl-e2e-cy"]
+    page.goto(f"{classroom.hub.url}/hub/")
+    words = ["Start here", "01_toy_data.ipynb", "student/04_your_turn.ipynb"]
+    wait_for(
+        page,
+        "(words) => { const t = document.querySelector('#jp-main-dock-panel')?.innerText || '';"
+        " return words.every((w) => t.includes(w)); }",
+        arg=words,
+        timeout_s=90,
+        what=f"the kit's start page (notebooks/README.md) showing {words}",
+    )
+    assert current_tab(page)["title"] == "README.md"
+    assert "/user/mtl-e2e-cy/lab/tree/mtl-teach/notebooks/README.md" in page.url, page.url
 
 
 def test_a_student_cannot_read_or_change_another_students_handin(classroom: Classroom) -> None:
