@@ -37,8 +37,10 @@ from mtl_teach.links import START_PAGE, clone_folder, installed_home_url, nbgitp
 AUTHS = ("pam", "dummy")
 SPAWNERS = ("local", "simple")
 MIN_PASSWORD = 8  # JupyterHub's SharedPasswordAuthenticator refuses shorter ones
-# System account names (adduser's default rule); the hub lowercases names first.
-SYSTEM_USERNAME = r"[a-z][a-z0-9_-]{0,31}"
+# System account names (adduser's default rule); the hub lowercases names first. Anchored at both ends:
+# JupyterHub matches username_pattern from the start only.
+SYSTEM_USERNAME = r"^[a-z][a-z0-9_-]{0,31}$"
+DEMO_USERNAME = r"^[a-z0-9][a-z0-9._@+-]{0,63}$"  # a dropbox's name (mtl_teach.classroom.handin.STUDENT_NAME)
 # What a student's server must find, checked as an unprivileged user before the hub starts (found, not
 # imported: torch alone takes seconds), and the hand-in root it must reach.
 PROBE = (
@@ -226,7 +228,7 @@ class HubSettings:
     @property
     def username_pattern(self) -> str:
         """Names the hub accepts: system account names under the local spawner (dropbox names anyway)."""
-        return SYSTEM_USERNAME if self.spawner == "local" else r"[a-z0-9][a-z0-9._@+-]{0,63}"
+        return SYSTEM_USERNAME if self.spawner == "local" else DEMO_USERNAME
 
     def prepare(self) -> None:
         """Make the state folders (the hub's own files private) and the hand-in root; check students can run."""
