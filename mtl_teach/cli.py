@@ -23,6 +23,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "mtl_teach.grading.batch",
         "grade submitted notebooks: grades.csv, HTML feedback, Gradescope results.json",
     ),
+    "links": ("mtl_teach.classroom.course_links", "print each notebook's nbgitpuller link for a class hub"),
+    "submit": ("mtl_teach.classroom.handin", "hand in a notebook on a class hub (a timestamped copy)"),
+    "collect": (
+        "mtl_teach.classroom.collect",
+        "gather each student's latest hand-in into a folder for grade, with hand-in times",
+    ),
 }
 
 

@@ -23,7 +23,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from mtl_teach._errors import fail
 
@@ -112,10 +112,65 @@ class ProjectHome:
 
     def nbgitpuller(self, hub: str, path: str = START_PAGE) -> str:
         """The nbgitpuller link: a JupyterHub at ``hub`` clones the repository into ``~/REPO`` and opens ``path``."""
-        return (
-            f"https://{hub}/hub/user-redirect/git-pull?repo={quote(self.url, safe='')}"
-            f"&branch={self.branch}&urlpath={quote(f'lab/tree/{self.repo}/{path}', safe='')}"
-        )
+        return nbgitpuller_url(hub, self.url, self.branch, path)
+
+
+def clone_folder(repo: str) -> str:
+    """The folder nbgitpuller clones ``repo`` into, in the student's home: the URL's last part, as it is.
+
+    (nbgitpuller keeps a ``.git`` ending, unlike ``git clone``.)
+
+    Parameters
+    ----------
+    repo
+        A git repository's URL.
+    """
+    return PurePosixPath(urlsplit(repo).path.rstrip("/")).name
+
+
+def nbgitpuller_query(repo: str, branch: str, path: str) -> str:
+    """nbgitpuller's query: clone or pull ``repo`` at ``branch`` into ``~/<clone folder>``, then open ``path`` in it.
+
+    Parameters
+    ----------
+    repo
+        The repository's URL (``https://``; a local ``file://`` one works as well).
+    branch
+        The branch to pull.
+    path
+        The file to open, relative to the repository's root.
+    """
+    urlpath = f"lab/tree/{clone_folder(repo)}/{path}"
+    return f"repo={quote(repo, safe='')}&branch={quote(branch, safe='')}&urlpath={quote(urlpath, safe='')}"
+
+
+def nbgitpuller_url(hub: str, repo: str, branch: str, path: str = START_PAGE) -> str:
+    """The link a student clicks: the hub at ``hub`` logs them in, pulls ``repo`` and opens ``path``.
+
+    nbgitpuller merges: a student who clicks again gets the instructor's new
+    files and keeps their own edits.
+
+    Parameters
+    ----------
+    hub
+        The hub's address: ``https://hub.example.edu`` (with its base path, if any),
+        or a bare host name, which means ``https://``.
+    repo, branch, path
+        See :func:`nbgitpuller_query`.
+    """
+    base = hub.rstrip("/") if "://" in hub else f"https://{hub.rstrip('/')}"
+    return f"{base}/hub/user-redirect/git-pull?{nbgitpuller_query(repo, branch, path)}"
+
+
+def installed_home_url() -> str:
+    """The project's home as the installed package's metadata gives it (``pyproject.toml``'s Homepage)."""
+    from importlib import metadata
+
+    for entry in metadata.metadata("mtl-teach").get_all("Project-URL") or []:
+        label, _, url = entry.partition(",")
+        if label.strip() == HOME_KEY:
+            return url.strip()
+    fail("the installed mtl-teach", f"must name its home ({HOME_KEY})", None, "reinstall it: make install.")
 
 
 def read_home(pyproject: Path, branch: str = DEFAULT_BRANCH) -> ProjectHome:

@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("mtl_teach.sharing", "mtl_teach.imbalance"),
     ("mtl_teach.exercises",),
     ("mtl_teach.grading",),
+    ("mtl_teach.classroom",),
     ("mtl_teach", "mtl_teach.__main__", "mtl_teach.cli", "mtl_teach.cli_info"),
 ]
 

@@ -92,6 +92,11 @@ def wait_for(page: Any, predicate_js: str, arg: Any = None, timeout_s: float = 6
 def open_notebook(page: Any, url: str, n_cells: int, timeout_s: float = 90.0) -> None:
     """Open a notebook by URL and wait until all its cells are shown and its kernel is idle."""
     page.goto(url)
+    wait_for_notebook(page, n_cells, timeout_s)
+
+
+def wait_for_notebook(page: Any, n_cells: int, timeout_s: float = 90.0) -> None:
+    """Wait until the notebook in front shows its ``n_cells`` cells and its kernel is idle."""
     # The toolbar indicator says "idle" for a moment before any kernel exists,
     # so also wait for the status bar to name a kernel that is idle.
     wait_for(
@@ -105,14 +110,21 @@ def open_notebook(page: Any, url: str, n_cells: int, timeout_s: float = 90.0) ->
     )
 
 
-def run_all_cells(page: Any, timeout_s: float = 150.0) -> None:
+def click_run_all(page: Any) -> None:
+    """Click Run > Run All Cells (and return at once)."""
+    page.locator(".lm-MenuBar-item", has_text="Run").click()
+    page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+
+
+def run_all_cells(page: Any, timeout_s: float = 150.0, click: bool = True) -> None:
     """Click Run > Run All Cells, then wait until nothing is queued or running and the kernel is idle.
 
     A cell that raises stops Run All (the rest stay ``[ ]``), so the wait ends
-    either way; the caller checks prompts and outputs afterwards.
+    either way; the caller checks prompts and outputs afterwards. With
+    ``click=False`` it only waits (Run All was clicked before, e.g. in several tabs at once).
     """
-    page.locator(".lm-MenuBar-item", has_text="Run").click()
-    page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+    if click:
+        click_run_all(page)
     wait_for(
         page,
         "([nb, idle]) => { const p = [...document.querySelectorAll(nb + ' .jp-InputPrompt')].map(e => e.textContent.trim());"
@@ -169,3 +181,50 @@ def screenshot_cell(page: Any, index: int, path: Path) -> None:
     cell.evaluate("(el) => el.scrollIntoView({block: 'start'})")
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path))
+
+
+def set_cell_source(page: Any, index: int, text: str) -> None:
+    """Replace cell ``index``'s source with ``text``, as a student does: click into it, select all, type.
+
+    The text is inserted as one input (no key presses), so the editor's
+    auto-indent and bracket closing leave it exactly as given.
+    """
+    editor = page.locator(f"{NOTEBOOK} .jp-Cell").nth(index).locator(".cm-content")
+    editor.scroll_into_view_if_needed()
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(text)
+    page.keyboard.press("Escape")  # back to command mode
+    wait_for(
+        page,
+        "([nb, i, text]) => [...document.querySelectorAll(nb + ' .jp-Cell')[i].querySelectorAll('.cm-content .cm-line')]"
+        ".map((line) => line.textContent).join('\\n') === text",
+        arg=[NOTEBOOK, index, text],
+        timeout_s=10,
+        what=f"cell {index} to hold the typed source",
+    )
+
+
+def save_notebook(page: Any, timeout_s: float = 30.0) -> None:
+    """Press Ctrl+S and wait until the notebook's tab no longer shows unsaved changes."""
+    page.locator(f"{NOTEBOOK} .jp-Cell").first.locator(".jp-InputPrompt").click()  # focus the notebook
+    page.keyboard.press("Control+s")
+    wait_for(
+        page,
+        "() => !document.querySelector('#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current.jp-mod-dirty')",
+        timeout_s=timeout_s,
+        what="the notebook to be saved (no unsaved-changes mark on its tab)",
+    )
+
+
+def add_cell_and_run(page: Any, text: str, timeout_s: float = 60.0) -> Cell:
+    """Add a code cell at the end of the notebook, type ``text`` into it and run it (Shift+Enter); return it."""
+    cells = page.locator(f"{NOTEBOOK} .jp-Cell")
+    last = cells.count() - 1
+    cells.nth(last).locator(".jp-InputPrompt, .jp-InputArea-prompt").first.click()  # select it (command mode)
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")  # insert a code cell below
+    wait_for(page, "([nb, n]) => document.querySelectorAll(nb + ' .jp-Cell').length === n", arg=[NOTEBOOK, last + 2])
+    set_cell_source(page, last + 1, text)
+    run_cell(page, last + 1, timeout_s)
+    return read_cells(page)[last + 1]

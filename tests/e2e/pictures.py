@@ -21,6 +21,7 @@ import nbformat
 PICTURES: dict[str, tuple[tuple[str, ...], bool]] = {
     "jupyterlab.png": (("03_decision_boundaries.ipynb",), True),
     "self_check.png": (("student/04_your_turn.ipynb",), False),
+    "hub_session.png": (("student/04_your_turn.ipynb",), False),
 }
 MANIFEST = "screenshots.json"
 SCRIPT = ".venv/bin/python scripts/make_screenshots.py"
