@@ -347,7 +347,7 @@ def test_a_kernel_filling_the_graders_disk_is_stopped(tmp_path, writes):
 def _description(tmp_path, X, Y, modules=()):
     import torch
 
-    from mtl_teach.grading.export import FORMAT
+    from mtl_teach.grading.in_sandbox.export import FORMAT
 
     loader = {"kind": "loader", "name": "d", "split": "train", "batch_size": 32, "X": X, "Y": Y}
     path = tmp_path / "answers.pt"
@@ -360,7 +360,7 @@ def test_the_grader_refuses_answers_that_claim_more_data_than_they_hold(tmp_path
     # gigabytes and loop for minutes on it. Every tensor must hold the bytes its shape claims.
     import torch
 
-    from mtl_teach.grading.rebuild import MAX_TENSOR_BYTES, RebuildError, rebuild
+    from mtl_teach.grading.from_kernel.rebuild import MAX_TENSOR_BYTES, RebuildError, rebuild
 
     n = 10**8
     path = _description(
@@ -392,11 +392,11 @@ def test_the_grader_refuses_layers_too_wide_to_check(tmp_path):
     # Linear(2, 5_000_000) stays under the parameter cap but its activations would take gigabytes.
     import torch
 
-    from mtl_teach.grading.rebuild import RebuildError, rebuild
+    from mtl_teach.grading.from_kernel.rebuild import RebuildError, rebuild
 
     wide = {"type": "Linear", "args": {"in_features": 2, "out_features": 5_000_000, "bias": True}, "state": {}}
     path = tmp_path / "wide.pt"
-    from mtl_teach.grading.export import FORMAT
+    from mtl_teach.grading.in_sandbox.export import FORMAT
 
     torch.save({"format": FORMAT, "modules": [wide], "values": {"base_mlp": {"kind": "module", "index": 0}}}, path)
     with pytest.raises(
@@ -698,8 +698,8 @@ def test_the_answer_export_keeps_the_shared_trunk_shared(tmp_path):
     from torch import nn
 
     from mtl_teach import Operation, Task
-    from mtl_teach.grading.export import export
-    from mtl_teach.grading.rebuild import rebuild
+    from mtl_teach.grading.in_sandbox.export import export
+    from mtl_teach.grading.from_kernel.rebuild import rebuild
 
     def task(trunk: nn.Module) -> Task:
         pool = nn.ModuleDict({"base_mlp": trunk, "inv_circle_head": nn.Linear(4, 2)})

@@ -24,7 +24,7 @@ MARKER = re.compile(r"^### (BEGIN|END) SOLUTION\n?", re.M)
 MONKEYPATCH = """
 import mtl_teach.exercises._core as core
 import mtl_teach.exercises._your_turn_checks as checks
-import mtl_teach.grading.export as export
+import mtl_teach.grading.in_sandbox.export as export
 from mtl_teach.exercises import your_turn as q
 
 for name in ("evaluate_dataloader", "evaluate_task", "evaluate_model", "evaluate_training"):
