@@ -167,8 +167,9 @@ class _DiskWatch(threading.Thread):
     disk, and a kernel writing many files there could fill it. Polled four
     times a second, so the kernel can pass the cap by what it writes in that
     time. The walk opens each folder relative to its parent and never
-    follows a link (:meth:`~mtl_teach.grading.from_kernel.fs.Folder.usage`),
-    and folders nested past :data:`MAX_DEPTH` count as over the caps.
+    follows a link (:meth:`~mtl_teach.grading.from_kernel.fs.Folder.usage`);
+    folders nested past :data:`MAX_DEPTH`, or that the grader cannot read,
+    count as over the caps (the walk cannot vouch for what is below them).
     """
 
     def __init__(self, folders: list[Folder], limits: Limits, pgid: int) -> None:
@@ -181,16 +182,18 @@ class _DiskWatch(threading.Thread):
         cap = self.limits.disk_mb * 2**20
         while not self.done.wait(0.25):
             size = entries = 0
-            too_deep = False
+            trouble = ""
             for folder in self.folders:
                 counted = folder.usage(self.limits.disk_files - entries, MAX_DEPTH)
-                size, entries, too_deep = size + counted[0], entries + counted[1], too_deep or counted[2]
-            if size > cap or entries > self.limits.disk_files or too_deep:
+                size, entries, trouble = size + counted[0], entries + counted[1], trouble or counted[2]
+            if trouble:
+                self.over = f"the kernel was stopped: on the grader's disk it {trouble}"
+            elif size > cap or entries > self.limits.disk_files:
                 self.over = (
                     f"the kernel was stopped: it wrote over {self.limits.disk_mb} MiB or "
                     f"{self.limits.disk_files:,} files to the grader's disk"
-                    + (f", or folders nested over {MAX_DEPTH} deep" if too_deep else "")
                 )
+            if self.over:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self.pgid, signal.SIGKILL)
                 return

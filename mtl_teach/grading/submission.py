@@ -452,10 +452,15 @@ def _graded_step_by_step(
         )
         if target is None:
             break
-        if deadline - time.monotonic() < max(first.seconds, 1):
-            ran_out.update(j for j in order if items[j].status != "passed" and j in touched and j not in replaced)
+        if deadline - time.monotonic() < max(first.seconds, 1):  # a rerun takes about as long as the first run
+            ran_out.update(
+                j
+                for j in order
+                if items[j].status != "passed" and j in touched and j not in replaced and missed_before(j)
+            )
             break
         replaced.update(missed_before(target))
+        parent.clear()  # no kernel is alive: what the last run left (links, deep folders) goes before the next
         rerun = _run_pass(
             job,
             assemble(source, notebook, frozenset(replaced), hidden=hidden),

@@ -54,16 +54,16 @@ from mtl_teach.grading.submission import Job, grade_submission
 
 PR_SET_CHILD_SUBREAPER = 36
 LEFTOVERS = "processes your code left running were stopped after grading."
-MEMORY_MB = 6144  # the worker's own address space: torch, the checks on 64 MiB of answers, and the kernel's messages
+MEMORY_MB = 4096  # the worker's own address space: torch (under 1 GiB), the checks, a kernel's capped messages
 
 
-def memory_limit(megabytes: int = MEMORY_MB) -> None:
-    """Bound this process's address space (``RLIMIT_AS``), so no kernel's output can take the machine's memory."""
+def memory_limit(pid: int, megabytes: int = MEMORY_MB) -> None:
+    """Bound process ``pid``'s address space (``RLIMIT_AS``), so no kernel's output can take the machine's memory."""
     import resource
 
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    _, hard = resource.prlimit(pid, resource.RLIMIT_AS)
     limit = megabytes * 2**20 if hard == resource.RLIM_INFINITY else min(megabytes * 2**20, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    resource.prlimit(pid, resource.RLIMIT_AS, (limit, hard))
 
 
 def _pass_stderr(stream: Any) -> None:
@@ -92,8 +92,9 @@ class WorkerProcess:
                 stderr=subprocess.PIPE,
                 text=True,
                 errors="replace",
-                env={**os.environ, "OMP_NUM_THREADS": "1"},
+                env={**os.environ, "OMP_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"},
             )
+            memory_limit(self.process.pid)  # at once: before it has imported anything, let alone graded
             threading.Thread(target=_pass_stderr, args=(self.process.stderr,), daemon=True).start()
 
     def grade(self, job: Job, wait: float) -> Record | str:
@@ -223,7 +224,6 @@ def main() -> int:
     os.dup2(2, 1)  # stray prints (ours or libraries') must not corrupt the records
     sys.stdout = sys.stderr
     _become_subreaper()
-    memory_limit()
     servers = _Servers()
     try:
         return _serve(records, servers)

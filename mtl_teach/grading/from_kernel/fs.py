@@ -199,19 +199,20 @@ class Folder:
         except Exception:
             return False
 
-    def usage(self, stop_at: int, max_depth: int = 256) -> tuple[int, int, bool]:
+    def usage(self, stop_at: int, max_depth: int = 256) -> tuple[int, int, str]:
         """Bytes (allocated) and entries under this folder, links not followed; stops counting past ``stop_at``.
 
-        Returns ``(bytes, entries, too_deep)``: ``too_deep`` when folders nest past ``max_depth``
-        (not walked further, so the caller should treat it as over its caps). Never raises.
+        Returns ``(bytes, entries, trouble)``: ``trouble`` says why the count is not the whole story
+        (folders nested past ``max_depth``, or a folder the grader cannot open), so the caller can treat
+        it as over its caps; "" otherwise. Never raises.
         """
         size = entries = 0
-        too_deep = False
+        trouble = ""
         stack: list[tuple[int, list[os.DirEntry[str]]]] = []
         try:
             top = os.dup(self.fd)
             stack.append((top, _listing(top)))
-            while stack and entries <= stop_at:
+            while stack and entries <= stop_at and not trouble:
                 fd, listing = stack[-1]
                 if not listing:
                     os.close(fd)
@@ -219,22 +220,31 @@ class Folder:
                     continue
                 entry = listing.pop()
                 entries += 1
-                with contextlib.suppress(OSError):
+                try:
                     info = entry.stat(follow_symlinks=False)
-                    size += info.st_blocks * 512
-                    if stat.S_ISDIR(info.st_mode):
-                        if len(stack) >= max_depth:
-                            too_deep = True
-                            break
-                        child = os.open(entry.name, O_DIR, dir_fd=fd)
-                        stack.append((child, _listing(child)))
+                except FileNotFoundError:  # removed while we looked
+                    continue
+                size += info.st_blocks * 512
+                if not stat.S_ISDIR(info.st_mode):
+                    continue
+                if len(stack) >= max_depth:
+                    trouble = f"nested folders over {max_depth} deep"
+                    continue
+                try:
+                    child = os.open(entry.name, O_DIR, dir_fd=fd)
+                except FileNotFoundError:
+                    continue
+                except OSError:
+                    trouble = "made a folder the grader cannot read"
+                    continue
+                stack.append((child, _listing(child)))
         except OSError:
             pass
         finally:
             for fd, _ in stack:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        return size, entries, too_deep
+        return size, entries, trouble
 
 
 def read_regular(path: str | Path, limit: int) -> bytes:

@@ -9,9 +9,10 @@ as the grader's failure; and a large one was received and copied whole.
 
 - Every socket to the kernel refuses a ZMQ frame over :data:`MAX_FRAME_BYTES`
   (``ZMQ_MAXMSGSIZE``): ZMQ drops the connection as the frame's size
-  arrives, before it allocates the frame. (A message of many such frames is
-  still received whole; the worker's own memory limit bounds that, see
-  :mod:`mtl_teach.grading.worker`.)
+  arrives, before it allocates the frame, and the channel connects again
+  at once (ZMQ itself would not), so the cells after it run as before. (A
+  message of many such frames is still received whole; the worker's own
+  memory limit bounds that, see :mod:`mtl_teach.grading.worker`.)
 - Every message is checked (:func:`problem`) before nbclient reads it: a
   malformed one is dropped and counted against the kernel that sent it.
 - Output is kept up to ``output_bytes`` a cell and ``notebook_output_bytes``
@@ -20,6 +21,7 @@ as the grader's failure; and a large one was received and copied whole.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from queue import Empty
 from typing import Any
@@ -34,7 +36,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellControlSignal
 from traitlets import DottedObjectName, default
 
-MAX_FRAME_BYTES = 8 * 2**20  # one ZMQ frame from a kernel: past it, ZMQ drops the connection unread
+MAX_FRAME_BYTES = 64 * 2**20  # one ZMQ frame from a kernel: past it, ZMQ drops the connection unread
+POLL_SECONDS = 0.5  # how often a waiting channel looks for a dropped connection
 
 # msg_type -> the content fields nbclient and nbformat read, and their types (None allowed where listed)
 _FIELDS: dict[str, tuple[tuple[str, tuple[type, ...]], ...]] = {
@@ -94,16 +97,44 @@ def kernel_context() -> zmq.asyncio.Context:
 
 
 class GuardedChannel(AsyncZMQSocketChannel):
-    """A channel that hands on only well-formed messages; the others are dropped into ``rejected``."""
+    """A channel that hands on only well-formed messages (the others are dropped into ``rejected``),
+    and connects again when ZMQ dropped the connection over a frame past :data:`MAX_FRAME_BYTES`."""
 
     rejected: list[str]
+
+    def __init__(self, socket: zmq.asyncio.Socket, session: Any, loop: Any = None) -> None:
+        super().__init__(socket, session, loop)
+        self.rejected = []
+        self._endpoint = socket.getsockopt(zmq.LAST_ENDPOINT).decode()
+        self._monitor = socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+
+    async def _reconnect_if_dropped(self) -> None:
+        """After ZMQ dropped the connection (an oversized frame, which ends it for good), connect again."""
+        dropped = False
+        while await self._monitor.poll(0):
+            await self._monitor.recv_multipart()
+            dropped = True
+        if dropped and self.socket is not None and not self.socket.closed:
+            with contextlib.suppress(zmq.ZMQError):
+                self.socket.disconnect(self._endpoint)
+            self.socket.connect(self._endpoint)
+
+    def close(self) -> None:
+        with contextlib.suppress(zmq.ZMQError):
+            if self.socket is not None and not self.socket.closed:
+                self.socket.disable_monitor()
+        self._monitor.close(linger=0)
+        super().close()
 
     async def get_msg(self, timeout: float | None = None) -> dict[str, Any]:  # type: ignore[override]
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not await self.socket.poll(None if left is None else int(left * 1000)):
-                raise Empty
+            await self._reconnect_if_dropped()
+            left = POLL_SECONDS if deadline is None else min(POLL_SECONDS, max(0.0, deadline - time.monotonic()))
+            if not await self.socket.poll(int(left * 1000)):
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise Empty
+                continue
             try:
                 msg = await self._recv()
             except Exception as error:  # bad framing, JSON or signature: the kernel's doing
@@ -130,7 +161,7 @@ class GuardedClient(AsyncKernelClient):
         return kernel_context()
 
     def _guard(self, channel: Any) -> Any:
-        if isinstance(channel, GuardedChannel):
+        if isinstance(channel, GuardedChannel) and channel.rejected is not self.rejected:
             channel.rejected = self.rejected
         return channel
 
