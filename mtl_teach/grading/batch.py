@@ -48,7 +48,7 @@ from mtl_teach.grading.kernel import Limits
 from mtl_teach.grading.record import STATUS, Item, Record
 from mtl_teach.grading.report import STATE, Journal, folder_name, write_outputs
 from mtl_teach.grading.sandbox import SandboxUnavailable, probe, readonly_roots
-from mtl_teach.grading.submission import MAX_NOTEBOOK_BYTES, Job, SubmissionError, read_submission
+from mtl_teach.grading.submission import MAX_NOTEBOOK_BYTES, Job, SubmissionError, read_submission, unreadable_record
 from mtl_teach.grading.worker import WorkerProcess
 
 CANARY = "(canary: the reference answers of {assignment})"
@@ -133,20 +133,25 @@ def _check_paths(paths: list[Path]) -> None:
         )
 
 
-def _named(path: Path) -> str | None:
-    """The assignment ``path``'s metadata names, or None (untagged, or not a readable notebook)."""
+def _named(path: Path) -> tuple[str | None, bool]:
+    """The assignment ``path``'s metadata names (None: untagged or unreadable), and whether it is a notebook."""
     try:
         notebook, _ = read_submission(path)
     except SubmissionError:
-        return None
+        return None, False
     meta = notebook.metadata.get("mtl_teach", {})
     name = meta.get("assignment") if isinstance(meta, dict) else None
-    return name if isinstance(name, str) else None
+    return (name if isinstance(name, str) else None), True
 
 
-def _plan(paths: list[Path], given: str | None, source: str | None) -> dict[Path, str]:
-    """Each submission's assignment: its own (from its metadata), or ``given``; refuse what cannot be told."""
-    named = {path: _named(path) for path in paths}
+def _plan(paths: list[Path], given: str | None, source: str | None) -> tuple[dict[Path, str], set[Path]]:
+    """Each submission's assignment: its own (from its metadata), or ``given``; refuse what cannot be told.
+
+    Also returns the submissions that are notebooks at all (the others are graded without a kernel).
+    """
+    read = {path: _named(path) for path in paths}
+    named = {path: assignment for path, (assignment, _) in read.items()}
+    notebooks = {path for path, (_, readable) in read.items() if readable}
     if given:
         exercise_module(given)
         others = [f"{p.name} ({a})" for p, a in named.items() if a in ASSIGNMENTS and a != given]
@@ -157,7 +162,7 @@ def _plan(paths: list[Path], given: str | None, source: str | None) -> dict[Path
                 others,
                 "grade them in a separate run, or leave out --assignment to grade each as the assignment it names.",
             )
-        return dict.fromkeys(paths, given)
+        return dict.fromkeys(paths, given), notebooks
     known = sorted({a for a in named.values() if a in ASSIGNMENTS})
     if not known:
         fail(
@@ -181,7 +186,7 @@ def _plan(paths: list[Path], given: str | None, source: str | None) -> dict[Path
             known,
             "grade each assignment in its own run with its --source.",
         )
-    return {p: a if a in ASSIGNMENTS else known[0] for p, a in named.items()}
+    return {p: a if a in ASSIGNMENTS else known[0] for p, a in named.items()}, notebooks
 
 
 def _sha256(path: Path) -> str:
@@ -380,7 +385,7 @@ def run(args: argparse.Namespace) -> int:
                 error.fix,
                 raw=True,
             )
-    plan = _plan(paths, args.assignment, args.source)
+    plan, notebooks = _plan(paths, args.assignment, args.source)
     assignments = sorted(set(plan.values()), key=list(ASSIGNMENTS).index)
     sources = {a: source_notebook(a, args.source) for a in assignments}
     item_ids = list(dict.fromkeys(gid for a in assignments for gid in graded_cells(_read_source(str(sources[a])))))
@@ -397,7 +402,7 @@ def run(args: argparse.Namespace) -> int:
             limits, bwrap=bwrap, scratch=str(scratch), fresh_seed=seed,
         )  # fmt: skip
 
-    jobs, again, skipped = [], {}, 0
+    jobs, again, skipped, kernels = [], {}, 0, set()
     for path in paths:
         job = job_for(path, path.stem, plan[path])
         done = records.get(path.stem)
@@ -406,9 +411,13 @@ def run(args: argparse.Namespace) -> int:
             skipped += 1
             continue
         jobs.append(job)
+        if path in notebooks:
+            kernels.add(job.assignment)
         if args.resume and why:
             again[job.student] = why
-    canaries = [job_for(sources[a], CANARY.format(assignment=a), a) for a in assignments if jobs]
+    readable = {str(path.resolve()) for path in notebooks}
+    # a canary for each assignment a kernel will run for (a file that is no notebook is graded without one)
+    canaries = [job_for(sources[a], CANARY.format(assignment=a), a) for a in assignments if a in kernels]
     progress = _Progress(out, journal, records, item_ids, dict(records), again, len(canaries))
     wait = limits.notebook_timeout + len(item_ids) * limits.cell_timeout + 180
     local = threading.local()
@@ -424,7 +433,8 @@ def run(args: argparse.Namespace) -> int:
     def grade(job: Job, canary: bool) -> None:
         if progress.stopped:
             return
-        record = worker().grade(job, wait)
+        unreadable = job.submission not in readable and not canary
+        record = unreadable_record(job) if unreadable else worker().grade(job, wait)
         if isinstance(record, str):  # the grader failed, not the student
             record = _not_scored(job, record)
         with progress.lock:

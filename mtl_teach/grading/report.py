@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mtl_teach.grading.from_kernel.fs import Folder
+from mtl_teach.grading.from_kernel.text import printable
 from mtl_teach.grading.record import STATUS, Record
 
 STATE = ".mtl-grade"
@@ -175,8 +176,8 @@ def feedback_html(record: Record) -> str:
     """A self-contained HTML page: each item, its points, and its message (or why it was not graded)."""
     e = html.escape
     head = (
-        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Feedback: {e(record.student)}</title></head>'
-        f'<body style="font-family: sans-serif"><h1>{e(record.assignment)}: {e(record.student)}</h1>'
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Feedback: {e(printable(record.student))}</title></head>'
+        f'<body style="font-family: sans-serif"><h1>{e(record.assignment)}: {e(printable(record.student))}</h1>'
     )
     if not record.scored:
         return head + f"<p><b>{e(summary(record))}</b></p></body></html>"
@@ -204,7 +205,8 @@ def grades_csv(records: dict[str, Record], item_ids: list[str]) -> str:
 
     ``item_ids`` are the grade ids of every assignment in the batch, in order;
     a row fills those of its own assignment. A submission the grader failed
-    on has no points (empty cells): it is not graded yet. ``sandboxed`` is
+    on has no points (empty cells): it is not graded yet. Names are escaped
+    like on the terminal (a file name may hold control characters). ``sandboxed`` is
     ``yes`` when the student's kernel ran in the sandbox, ``no`` under ``--no-sandbox``.
     """
     buffer = io.StringIO()
@@ -215,7 +217,7 @@ def grades_csv(records: dict[str, Record], item_ids: list[str]) -> str:
         points = {item.grade_id: item.points for item in record.items} if record.scored else {}
         own = {item.grade_id for item in record.items}
         total = record.total if record.scored else ""
-        row = [_cell(student), _cell(record.assignment), total, record.max_score]
+        row = [_cell(printable(student)), _cell(record.assignment), total, record.max_score]
         row += [points.get(i, "") if i in own else "" for i in item_ids]
         writer.writerow([*row, "yes" if record.sandbox else "no"])
     return buffer.getvalue()

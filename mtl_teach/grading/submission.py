@@ -545,6 +545,20 @@ def _rejected_note(first: _Pass) -> list[str]:
     ]
 
 
+def unreadable_record(job: Job) -> Record:
+    """The record of a file that is not a notebook at all: no kernel runs, every step says why."""
+    try:
+        read_submission(Path(job.submission))
+    except SubmissionError as error:
+        points = graded_cells(nbformat.read(job.source, as_version=4))
+        items = [Item.scored(gid, pts, "error", error.args[0]) for gid, pts in points.items()]
+        items = _titled(items, step_titles(nbformat.read(job.source, as_version=4)))
+        notes = [error.args[0]] + ([] if job.sandbox else [NO_SANDBOX])
+        return Record(job.student, job.submission, job.assignment, error.args[1], tuple(items), tuple(notes),
+                      sandbox=job.sandbox, limits=asdict(job.limits))  # fmt: skip
+    raise ValueError(f"{job.submission} is a notebook: grade it with grade_submission")
+
+
 def grade_submission(job: Job, server: ForkServer | None = None) -> Record:
     """Grade ``job.submission``; return its record. Never raises for a bad submission.
 

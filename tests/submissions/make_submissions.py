@@ -309,8 +309,9 @@ import codecs
 # What this kernel was given to run beyond the student's own code: in a rerun, the answer key (the
 # reference loader keeps Y_train as it is); in any run, the hidden tests (they assert). Encoded, no
 # line-by-line redaction recognises it.
+needle = "LongTensor(" + "Y_train)"  # not a line of its own
 held = [line.strip() for source in In[:-1] for line in source.splitlines()]
-held = [line for line in held if "LongTensor(Y_train)" in line or line.startswith("assert ")]
+held = [line for line in held if needle in line or line.startswith("assert ")]
 """
 HISTORY_STEP = (
     HISTORY_SOURCE
@@ -625,9 +626,16 @@ SLOW_EVERY_STEP = edit(
 )
 
 
+# The student's own code in step 1 breaks what the answer key of step 2 needs: their step 2 fails, their
+# step 3 too, and the rerun that grades step 3 on the reference step 2 finds the reference failing. A
+# grader fault (issue 22, section 2): the submission is not scored, and grade exits 1 naming it.
+SABOTAGED_REFERENCE = append_to("inv_dataloader", "Task = None  # what the answer key of step 2 calls")
+
+
 def main() -> None:
     nbformat.write(SLOW_CELLS(), HERE / "slow" / "slow_cells.ipynb")
     nbformat.write(SLOW_EVERY_STEP(), HERE / "slow" / "slow_every_step.ipynb")
+    nbformat.write(SABOTAGED_REFERENCE(), HERE / "slow" / "sabotaged_reference.ipynb")
     for name, make in MAKERS.items():
         nbformat.write(make(), HERE / f"{name}.ipynb")
     (HERE / "invalid_json.ipynb").write_text('{"cells": [{"cell_type": "code", "source": "print(1)"\n')
