@@ -19,7 +19,6 @@ import re
 import shutil
 import subprocess
 import sys
-import textwrap
 import zipfile
 from pathlib import Path
 
@@ -217,7 +216,7 @@ def test_a_batch_of_mixed_assignments_grades_each_as_its_own(tmp_path, capsys):
     # Issue 22, section 2: `grade alice_04.ipynb kate_09.ipynb` graded kate's perfect 09 against 04: 0/10, exit 0.
     folder, out = tmp_path / "in", tmp_path / "out"
     folder.mkdir()
-    alice = shutil.copy(SUBMISSIONS / "perfect.ipynb", folder / "alice_04.ipynb")
+    alice = shutil.copy(SUBMISSIONS / "stub.ipynb", folder / "alice_04.ipynb")  # the released 04, untouched
     kate = _perfect_09(folder / "kate_09.ipynb")
     with pytest.raises(SystemExit) as exit_:  # with --assignment, a submission naming another is refused
         cli(["grade", str(alice), str(kate), "--out", str(out), "--assignment", "04_your_turn"])
@@ -227,10 +226,10 @@ def test_a_batch_of_mixed_assignments_grades_each_as_its_own(tmp_path, capsys):
     assert "kate_09.ipynb (09_your_turn_pcgrad)" in err
     done = _grade(alice, kate, "--out", out, "--jobs", "2", *LIMITS)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "alice_04: 10/10" in done.stdout and "kate_09: 10/10" in done.stdout
+    assert "alice_04: 0/10" in done.stdout and "kate_09: 10/10" in done.stdout
     rows = _rows(out)
     assert (rows["alice_04"]["assignment"], rows["kate_09"]["assignment"]) == ("04_your_turn", "09_your_turn_pcgrad")
-    assert rows["alice_04"]["check_model"] == "2" and rows["alice_04"]["check_project"] == ""
+    assert rows["alice_04"]["check_model"] == "0" and rows["alice_04"]["check_project"] == ""
     assert rows["kate_09"]["check_project"] == "3" and rows["kate_09"]["check_model"] == ""
     results = json.loads((out / "results" / "kate_09" / "results.json").read_text())
     assert results["extra_data"]["assignment"] == "09_your_turn_pcgrad" and results["score"] == 10
@@ -318,4 +317,4 @@ def test_the_threat_model_names_a_test_for_each_claim():
     assert len(named) >= 12, named
     for module, test in named:
         assert f"def {test}(" in (ROOT / module).read_text(), f"{module}::{test} named in the threat model"
-    assert textwrap.dedent(section).count("cannot") >= 5
+    assert "A kernel **cannot**" in section and "A kernel **can**" in section

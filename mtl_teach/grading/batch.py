@@ -42,7 +42,7 @@ from typing import Any
 from mtl_teach._errors import fail
 from mtl_teach.grading.assignments import ASSIGNMENTS, exercise_module, source_notebook
 from mtl_teach.grading.cells import graded_cells
-from mtl_teach.grading.from_kernel.fs import read_regular, remove
+from mtl_teach.grading.from_kernel.fs import Folder, read_regular, remove
 from mtl_teach.grading.from_kernel.text import printable
 from mtl_teach.grading.kernel import Limits
 from mtl_teach.grading.record import STATUS, Item, Record
@@ -225,9 +225,9 @@ def _scratch(journal: Journal) -> Path:
     ours = left is not None and left.parent == temp and left.name.startswith(SCRATCH_PREFIX)
     if ours and not remove(left):
         print(f"note: could not remove all of {printable(str(left))}, left by an earlier run", file=sys.stderr)
-    folder = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=temp))
-    journal.scratch_path(folder)
-    return folder
+    with Folder.temporary(temp, SCRATCH_PREFIX) as folder:
+        journal.scratch_path(folder.path)
+        return folder.path
 
 
 # --- the canary ---------------------------------------------------------------------------------------------
@@ -237,8 +237,10 @@ def _canary_failure(record: Record, job: Job, args: argparse.Namespace) -> str:
     """'' when the reference answers scored full marks; else what is wrong with this configuration and the fix."""
     if record.scored and record.total == record.max_score:
         return ""
-    score = f"{record.total}/{record.max_score}" if record.scored else "no score (the grader failed on them)"
+    score = f"scored {record.total}/{record.max_score}" if record.scored else f"got no score ({record.fault})"
     said = [*(f"{i.name or i.grade_id}: {STATUS[i.status]}: {i.message}" for i in record.items), *record.errors]
+    if not record.scored:
+        said = [record.fault]
     text = "\n".join(said)
     if "ModuleNotFoundError" in text or "ImportError" in text:
         cause = (
@@ -268,7 +270,7 @@ def _canary_failure(record: Record, job: Job, args: argparse.Namespace) -> str:
     sandbox = "sandbox on" if job.sandbox else "no sandbox"
     return (
         f"grade stopped before keeping any grade: the reference answers of {job.assignment} "
-        f"({printable(job.source)}) scored {score} in this batch's configuration ({sandbox}, "
+        f"({printable(job.source)}) {score} in this batch's configuration ({sandbox}, "
         f"--timeout {args.timeout:g}, --notebook-timeout {args.notebook_timeout:g}, --memory-mb {args.memory_mb}), "
         f"so every student would have been scored by a broken grader.\nCause: {cause}.\nFix: {fix}\n"
         "What the reference answers got:\n" + "\n".join(f"  {printable(line)}" for line in said[:12])

@@ -72,7 +72,7 @@ class Journal:
         self.state = self.out.sub(STATE, 0o700)
         self.folder = out / STATE
         self.path = self.folder / JOURNAL
-        self.state.unlink("key")  # left by versions that signed their lines
+        self.state.discard("key")  # left by versions that signed their lines
         self._lines = [line for line in self._read().splitlines() if Record.from_json(line) is not None]
         self.tampered = False  # set once foreign lines have been removed
 
@@ -239,5 +239,5 @@ def write_outputs(
                 if record.scored:
                     own.replace("results.json", json.dumps(gradescope(record), indent=1).encode("utf-8"))
                 else:
-                    own.unlink("results.json")  # no score to upload until it is graded again
+                    own.discard("results.json")  # no score to upload until it is graded again
         folder.replace("grades.csv", grades_csv(records, item_ids).encode("utf-8"))

@@ -172,7 +172,7 @@ class Folder:
             handle.flush()
             os.fsync(handle.fileno())
 
-    def unlink(self, name: str) -> None:
+    def discard(self, name: str) -> None:
         """Remove the file or link ``name`` if there is one (never what a link points to)."""
         _plain(name)
         with contextlib.suppress(FileNotFoundError):
