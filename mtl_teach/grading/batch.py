@@ -444,6 +444,13 @@ def run(args: argparse.Namespace) -> int:
                 progress.keep(record)
                 return
             failure = _canary_failure(record, job, args)
+            if not failure:
+                print(
+                    f"canary: the reference answers of {job.assignment} scored {record.total}/{record.max_score} "
+                    "in this configuration; grades are kept from here",
+                    file=sys.stderr,
+                    flush=True,
+                )
             for held in progress.canary_done(failure):
                 progress.keep(held)
         if failure:  # stop the others now: nothing they grade will be kept

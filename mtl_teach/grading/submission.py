@@ -54,11 +54,11 @@ from typing import Any
 import nbformat
 
 from mtl_teach.exercises._core import fresh_data
-from mtl_teach.grading.cells import assemble, graded_cells, hidden_lines, step_titles
+from mtl_teach.grading.cells import assemble, graded_cells, hidden_lines, release_source, step_titles
 from mtl_teach.grading.forkserver import ForkServer
 from mtl_teach.grading.from_kernel.fs import Folder, read_regular, remove
 from mtl_teach.grading.from_kernel.rebuild import MISSING, RebuildError, rebuild
-from mtl_teach.grading.from_kernel.text import redact, withheld
+from mtl_teach.grading.from_kernel.text import WITHHELD, redact, withheld
 from mtl_teach.grading.in_sandbox import export
 from mtl_teach.grading.kernel import KERNEL_FAILED, CellRun, Limits, run_cells
 from mtl_teach.grading.record import Item, Record
@@ -166,11 +166,18 @@ def time_limit(seconds: float) -> Iterator[None]:
 
 
 def _score_item(
-    gid: str, points: int, run: CellRun | None, answers: Folder, exercise: Any, seconds: float = 60.0, raised: str = ""
+    gid: str,
+    points: int,
+    run: CellRun | None,
+    answers: Folder,
+    exercise: Any,
+    seconds: float = 60.0,
+    raised: str = "",
+    check: str = "",
 ) -> Item:
     try:
         with time_limit(seconds):
-            item = _check_item(gid, points, run, answers, exercise, raised)
+            item = _check_item(gid, points, run, answers, exercise, raised, check)
     except CheckTimeout:
         return Item.scored(
             gid,
@@ -185,22 +192,27 @@ def _score_item(
     return item
 
 
-def _check_item(gid: str, points: int, run: CellRun | None, answers: Folder, exercise: Any, raised: str) -> Item:
+def _check_item(
+    gid: str, points: int, run: CellRun | None, answers: Folder, exercise: Any, raised: str, check: str = ""
+) -> Item:
     """Score one graded cell; ``raised``: how a cell of the student's in this step failed, if one did.
 
     A step whose cell raised was attempted: the feedback names the exception
-    instead of calling the answer "not attempted".
+    instead of calling the answer "not attempted". ``check``: the graded cell
+    as the student copy has it (what the student can run to see why).
     """
     if run is None or run.status in ("not_run", "dead"):
         return Item.scored(gid, points, "error", run.reason if run else "this check did not run")
     question, names = exercise.GRADED.get(gid, (None, ()))
-    if question is None:  # no trusted check for this cell: nbgrader's rule alone
-        return Item.scored(
-            gid,
-            points,
-            "passed" if run.status == "ok" else "failed",
-            "the cell ran without error" if run.status == "ok" else run.reason,
-        )
+    if question is None:  # no trusted check for this cell: nbgrader's rule alone, its hidden tests in the kernel
+        if run.status == "ok":
+            return Item.scored(gid, points, "passed", "the cell ran without error")
+        if WITHHELD in run.reason and check:
+            return Item.scored(
+                gid, points, "failed", f"this step's hidden tests failed ({run.reason}). To see why, run its check "
+                f"in your notebook: {check}",
+            )  # fmt: skip
+        return Item.scored(gid, points, "failed", run.reason)
     try:
         values = rebuild(answers, names, f"{gid}.pt")
     except RebuildError as error:
@@ -371,7 +383,8 @@ def _run_pass(
                     items[gid] = Item.scored(gid, pts, "error", "the submission's time budget ran out first")
                     continue
             raised = _raised(labels, runs, steps.get(gid, []))
-            items[gid] = _score_item(gid, pts, run, answers, exercise, seconds, raised)
+            check = release_source(sources[slots[gid]]).strip() if gid in slots else ""
+            items[gid] = _score_item(gid, pts, run, answers, exercise, seconds, raised, check)
     seconds = time.monotonic() - started
     return _Pass(items, labels, runs, steps, slots, grader_failed, secret_from, frozenset(cut), seconds)
 
