@@ -183,7 +183,12 @@ class GuardedClient(AsyncKernelClient):
 
 
 class GuardedKernelManager(AsyncKernelManager):
-    """An AsyncKernelManager whose own sockets (the control channel) and clients are guarded too."""
+    """An AsyncKernelManager whose own sockets (the control channel) and clients are guarded too.
+
+    It leaves its connection file and socket files where they are: jupyter_client removes them by path,
+    and a forked kernel can swap the folder that holds them for a link by then. The grader removes the
+    whole folder itself, through :mod:`~mtl_teach.grading.from_kernel.fs`.
+    """
 
     client_class = DottedObjectName("mtl_teach.grading.from_kernel.messages.GuardedClient")
 
@@ -195,6 +200,12 @@ class GuardedKernelManager(AsyncKernelManager):
     @default("client_factory")
     def _client_factory_default(self) -> type:
         return GuardedClient
+
+    def cleanup_connection_file(self) -> None:
+        self._connection_file_written = False
+
+    def cleanup_ipc_files(self) -> None:
+        pass
 
 
 def _size(content: Any) -> int:
