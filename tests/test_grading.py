@@ -53,7 +53,8 @@ LIMITS = ["--timeout", "15", "--memory-mb", "1536"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 # An instructor's secrets, in the environment grade runs in (issue 22, class 1): no kernel may find them.
 SECRETS = {"GITHUB_TOKEN": "ghp_mtlTeachGraderTestToken0123456789", "AWS_SECRET_ACCESS_KEY": "mtlTeach/Secret+Key42"}
-# Where cheat_leftovers' links point: a folder of the grader's machine the grader must never make.
+# Where cheat_leftovers' links point: a folder of the grader's machine (as an instructor's ~/.ssh would be),
+# which the grader must never write into.
 PLANTED_TARGET = Path("/tmp/mtl-teach-planted-by-a-kernel")
 
 
@@ -99,6 +100,7 @@ def batch(tmp_path_factory):
     out = tmp_path_factory.mktemp("batch") / "grades"
     paths = sorted(SUBMISSIONS.glob("*.ipynb"))
     shutil.rmtree(PLANTED_TARGET, ignore_errors=True)
+    PLANTED_TARGET.mkdir()
     started = time.monotonic()
     done = _grade(*paths, "--out", out, "--jobs", "2", *LIMITS, env={**ENV, **SECRETS})
     seconds = time.monotonic() - started
@@ -303,7 +305,7 @@ def test_what_a_kernel_leaves_behind_is_never_followed_and_always_removed(batch)
     # run's folders, and a folder chain 1500 deep with a FIFO, links and locked folders. The grader made no folder
     # through a link, removed everything (no recursion, nothing fatal) and the batch ended normally.
     assert batch.done.returncode == 0
-    assert not PLANTED_TARGET.exists(), "the grader made folders where a kernel's link pointed"
+    assert not list(PLANTED_TARGET.iterdir()), "the grader wrote where a kernel's link pointed"
     scratch = Path((batch.out / ".mtl-grade" / "scratch-path").read_text())
     assert not scratch.exists() and "could not remove" not in batch.done.stderr
 

@@ -317,6 +317,7 @@ HISTORY_STEP = (
     HISTORY_SOURCE
     + """
 if held:  # a rerun: the answer key is here
+    del model  # the grader's feedback then quotes this cell's error, to say why the answer is missing
     raise RuntimeError("cheat_history: " + codecs.encode(" | ".join(held), "rot13"))
 """
 )
