@@ -196,7 +196,7 @@ def test_a_file_that_is_not_a_notebook_is_refused_with_the_right_message(tmp_pat
         err = capsys.readouterr().err
         assert exit_.value.code == 2
         assert "grade SUBMISSION must be a Jupyter notebook (.ipynb)" in err and Path(args[-1]).name in err, err
-        assert "--assignment" not in err
+        assert "--assignment is needed" not in err
     assert not (tmp_path / "out").exists()
 
 
