@@ -339,8 +339,8 @@ session.send(iopub, "display_data", {"metadata": {}}, parent=parent)  # no data
 session.send(iopub, "stream", {"name": "stdout", "text": ["not", "a", "string"]}, parent=parent)
 session.send(iopub, "display_data", {"data": {}, "metadata": {}, "transient": {"display_id": ["x"]}}, parent=parent)
 session.send(iopub, "error", {"ename": "E", "evalue": "v", "traceback": 5}, parent=parent)
-# And one display of 150 MB, which the grader received and copied whole.
-display({"text/plain": "x" * 150_000_000}, raw=True)
+# And one display of 100 MB, which the grader received and copied whole.
+display({"text/plain": "x" * 100_000_000}, raw=True)
 """
 
 LOOKUP_TABLE = """
@@ -602,7 +602,7 @@ MAKERS: dict[str, Callable[[], Any]] = {
         "check_training", HISTORY_TAIL, base=prepend_to("training", HISTORY_STEP, FLIPPED)
     ),
     "cheat_messages": append_to("inv_dataloader", MESSAGES),
-    "cheat_lookup_table": edit("training", lambda source: replace_solution(source, LOOKUP_TABLE)),
+    "cheat_lookup_table": edit("training", lambda _: LOOKUP_TABLE.strip("\n")),
 }
 
 
