@@ -7,9 +7,10 @@ its share of the notebooks (one nbconvert process executes its notebooks one
 after another). Runs are interleaved (A B A B ...) so a noisy neighbour slows
 both alike. The grader does more per notebook (hidden tests restored, answers
 exported and re-checked in its own process, a sandbox, limits, feedback
-files) and less (it skips cells tagged ``grader-skip``: 04's figure and its
-"going further" experiment, which nbconvert runs). The target, from issue
-13, is 3x nbconvert's throughput; it also prints seconds per submission and
+files, and a canary: the reference answers graded first in the batch's own
+configuration) and less (it skips cells tagged ``grader-skip``: 04's figure
+and its "going further" experiment, which nbconvert runs). The target, from
+issue 13, was 3x nbconvert's throughput; issue 22 keeps it at 4x; it also prints seconds per submission and
 what a class of 300 would take at that rate, and the grader's ratio without
 its fork server (``MTL_TEACH_FORK_SERVER=0``), which shows what the shared
 imports buy.
@@ -31,7 +32,7 @@ from _common import side_by_side
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "notebooks" / "04_your_turn.ipynb"
-TARGET = 3.0  # issue 13 §4: >= 3x the throughput of nbconvert --execute
+TARGET = 4.0  # issue 13 §4 asked >= 3x the throughput of nbconvert --execute; issue 22: stay >= 4x
 CLASS = 300
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 

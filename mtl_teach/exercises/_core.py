@@ -8,8 +8,10 @@ message naming the mistake. :meth:`Question.check` turns that into a
 
 from __future__ import annotations
 
+import contextlib
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,27 @@ INCORRECT = "incorrect"
 NOT_ATTEMPTED = "not_attempted"
 _LABELS = {CORRECT: "Correct", INCORRECT: "Incorrect", NOT_ATTEMPTED: "Not attempted"}
 _COLOURS = {CORRECT: "#1a7f37", INCORRECT: "#cf222e", NOT_ATTEMPTED: "#9a6700"}  # readable on white
+
+
+# The seed of the "fresh data" a check scores a trained model on. In a notebook it is the check's
+# public default; while the grader checks an answer in its own process it is a secret one, drawn per
+# batch, so no kernel can know the points in advance (a lookup table of them would pass).
+_FRESH_SEED: ContextVar[int | None] = ContextVar("fresh_seed", default=None)
+
+
+def fresh_seed(default: int) -> int:
+    """The seed for a check's fresh data: the grader's secret one while it grades, else ``default``."""
+    return _FRESH_SEED.get() or default
+
+
+@contextlib.contextmanager
+def fresh_data(seed: int | None) -> Iterator[None]:
+    """Within the block, checks score on fresh data drawn from ``seed`` (None: their public default)."""
+    token = _FRESH_SEED.set(seed)
+    try:
+        yield
+    finally:
+        _FRESH_SEED.reset(token)
 
 
 class NotAttempted(Exception):

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from mtl_teach.exercises._core import Incorrect, NotAttempted, is_stub
+from mtl_teach.exercises._core import Incorrect, NotAttempted, fresh_seed, is_stub
 
 # Two gradients that conflict (g1 . g2 = -2 < 0), with |g2|^2 = 8 != |g2|, and two that agree.
 G1 = torch.tensor([1.0, 0.0, 2.0])
@@ -192,7 +192,7 @@ def evaluate_training(trainer: Any, model: Any, pcgrad_fn: Any) -> str:
         )
     if not trainer.history.get("epoch"):
         raise Incorrect("the trainer has not trained yet: call trainer.fit(model, loaders).")
-    fresh = make_joint_dataloaders(tuple(model.tasks), n=20_000, seed=4242)[2]  # 2000 points it never saw
+    fresh = make_joint_dataloaders(tuple(model.tasks), n=20_000, seed=fresh_seed(4242))[2]  # 2000 unseen points
     scores = model.score([fresh])
     accuracy = {task: scores[f"{task}/jointDataset/test/accuracy"] for task in model.tasks}
     low = {task: round(value, 3) for task, value in accuracy.items() if value < 0.85}

@@ -22,6 +22,14 @@ A *step* is a graded cell and the cells before it, back to the previous
 graded cell. ``assemble(..., reference={"check_task"})`` runs that step from
 the source (its answer key) instead of the student's cells, so that later
 steps can be graded on their own when an earlier one failed.
+
+``assemble(..., hidden=...)`` names the graded cells whose hidden tests run
+in the kernel (those the grader has no check of its own for); the others run
+as the student copy has them, so the kernel never holds their hidden tests.
+Every cell that carries hidden tests or the answer key into the kernel is
+marked (``metadata.mtl_teach_secret``): see
+:mod:`~mtl_teach.grading.from_kernel.text` for what that means for the
+feedback.
 """
 
 from __future__ import annotations
@@ -121,12 +129,8 @@ def hidden_lines(source: Any) -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
-def redact(text: str, lines: list[str]) -> str:
-    """``text`` with every line of ``lines`` in it replaced, so feedback never echoes the answer key."""
-    for line in lines:
-        if line in text:
-            text = text.replace(line, "[hidden]")
-    return text
+def _has_hidden_tests(cell: Any) -> bool:
+    return any(match.group(2) == "HIDDEN TESTS" for match in _REGION.finditer(_text(cell)))
 
 
 def release_source(text: str) -> str:
@@ -172,10 +176,12 @@ class Assembly:
         return f"Assembly(cells={len(self.cells)}, notes={self.notes}, touched={sorted(self.touched)})"
 
 
-def _fresh_code_cell(source: str, gid: str | None = None) -> Any:
+def _fresh_code_cell(source: str, gid: str | None = None, secret: bool = False) -> Any:
     cell = nbformat.v4.new_code_cell(source)
     if gid:
         cell.metadata["mtl_teach_slot"] = gid
+    if secret:
+        cell.metadata["mtl_teach_secret"] = True
     return cell
 
 
@@ -195,7 +201,9 @@ def _steps(source: Any) -> list[str | None]:
     return out
 
 
-def assemble(source: Any, submission: Any, reference: frozenset[str] = frozenset()) -> Assembly:
+def assemble(
+    source: Any, submission: Any, reference: frozenset[str] = frozenset(), hidden: frozenset[str] | None = None
+) -> Assembly:
     """Lay ``submission`` over ``source``; see the module docstring.
 
     Solution cells are matched by ``grade_id`` (the last copy wins when a
@@ -205,6 +213,8 @@ def assemble(source: Any, submission: Any, reference: frozenset[str] = frozenset
 
     ``reference``: graded cells whose steps run the source's own cells, answer
     key included, with none of the student's code (see the module docstring).
+    ``hidden``: graded cells whose hidden tests run in the kernel (default: all);
+    the others run without them, as released.
     """
     notes: list[str] = written_answer_notes(source, submission)
     source_ids = {grade_id(c) for c in source.cells if grade_id(c)}
@@ -277,12 +287,14 @@ def assemble(source: Any, submission: Any, reference: frozenset[str] = frozenset
             cells += student_extras(None)
             first_solution = False
         if gid in solution_ids and steps[i] in reference:
-            cells.append(_fresh_code_cell(cell.source, gid))  # the answer key, in place of the student's
+            cells.append(_fresh_code_cell(cell.source, gid, secret=True))  # the answer key, for the student's
         elif gid in solution_ids:
             if gid in answers:
                 cells.append(_fresh_code_cell(answers[gid], gid))
+        elif _has_hidden_tests(cell) and hidden is not None and gid not in hidden:
+            cells.append(_fresh_code_cell(release_source(cell.source), gid))  # as released: no hidden tests
         else:
-            cells.append(_fresh_code_cell(cell.source, gid))
+            cells.append(_fresh_code_cell(cell.source, gid, secret=_has_hidden_tests(cell)))
         cells += student_extras(gid)
     for texts in extras.values():  # anchors the source lacks: run at the end
         cells += [_fresh_code_cell(text) for text in texts]

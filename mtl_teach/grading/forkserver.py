@@ -1,21 +1,24 @@
-"""A fork server in the sandbox: graded kernels start with torch already imported, each in a fresh world.
+"""The worker's handle on its fork server: graded kernels start with torch already imported, each in a fresh world.
 
 A fresh kernel spends most of a submission's CPU time importing: ``torch``
 (about 2 s), ``torch._dynamo`` (1.1 s, which every ``torch.optim`` optimizer
-imports on its first step) and ipykernel. The fork server pays that once per
-grading worker: it imports them, then forks one kernel per run. A kernel is
-never reused: each is a fresh ``fork()`` of a server that has never run
-student code and holds no secrets (its memory and environment are what every
-kernel gets anyway).
+imports on its first step) and ipykernel. The fork server
+(:mod:`mtl_teach.grading.in_sandbox.forkserver`, which runs in the sandbox)
+pays that once per grading worker: it imports them, then forks one kernel per
+run. A kernel is never reused: each is a fresh ``fork()`` of a server that
+has never run student code and holds no secrets (its memory and environment,
+an allow-list, are what every kernel gets anyway).
 
 Where it runs, and why that keeps the sandbox's guarantees
 (:mod:`~mtl_teach.grading.sandbox`):
 
 - The server is process 1 of its own bubblewrap sandbox (``--as-pid-1``),
   one per worker, holding only ``slot`` (the scratch folders of the
-  submission being graded) read-write. Processes in a PID namespace cannot
-  kill its init, and the server is not dumpable, so a kernel can neither
-  stop it nor read its memory through ``/proc`` or ``ptrace``.
+  submission being graded) read-write, ``/dev`` and its working folder
+  read-only. Processes in a PID namespace cannot kill its init, and no
+  signal reaches it (it handles none), and the server is not dumpable, so a
+  kernel can neither stop it nor read its memory through ``/proc`` or
+  ``ptrace``.
 - Each kernel leaves the server's world at birth: a new user, mount and IPC
   namespace of its own, with fresh size-capped ``tmpfs`` on ``/tmp``, its
   working folder and ``/dev/shm``; then every capability is dropped (the
@@ -24,8 +27,10 @@ Where it runs, and why that keeps the sandbox's guarantees
 - When a kernel ends (or the grader drops it), the server kills every other
   process in the sandbox with ``kill(-1, SIGKILL)``, which no fork can
   outrun, and reaps them all before it tells the worker it is idle. Only then
-  does the worker wipe ``slot`` and make the next submission's folders, so no
-  process of one student's is alive when the next student's files exist.
+  does the worker empty ``slot`` (:meth:`ForkServer.wipe_slot`, through
+  :mod:`~mtl_teach.grading.from_kernel.fs`: what a kernel left there is
+  never followed) and make the next submission's folders, so no process of
+  one student's is alive when the next student's files exist.
 - The grader talks to the server over a Unix socket whose path lies outside
   the sandbox (the server inherits the listening socket as a file
   descriptor) and over the server's stdin/stdout, which kernels do not
@@ -45,72 +50,53 @@ bubblewrap sandbox, as before: the same isolation, without the shared imports.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
-import os
 import select
-import shutil
-import signal
 import socket
-import stat
 import subprocess
-import sys
-import time
 from pathlib import Path
-from typing import Any
 
-from mtl_teach.grading.sandbox import readonly_roots, sandboxed
+from mtl_teach.grading.from_kernel.fs import Folder
+from mtl_teach.grading.sandbox import kernel_environment, python, readonly_roots, sandboxed
 
-SERVER = Path(__file__).resolve()
-RELAY = SERVER.with_name("_forkserver_relay.py")
-
-# What the kernels import: paid once, here. Not matplotlib: it reads its settings folder on import.
-PRELOAD = ("torch", "torch._dynamo", "torch.optim", "torch.nn", "numpy", "ipykernel.kernelapp", "ipykernel.ipkernel")
-PRELOAD_KIT = ("mtl_teach", "mtl_teach.exercises")
-
-# Linux constants (linux/sched.h, linux/prctl.h, linux/capability.h, sys/mount.h).
-CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 1, 4, 24, 38, 47
-PR_CAP_AMBIENT_CLEAR_ALL = 4
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x2, 0x4, 0x20, 0x1000, 0x4000, 0x40000
-CAPABILITY_VERSION_3 = 0x20080522
-
-
-# --- the grader's side --------------------------------------------------------------------------------------
+SERVER = Path(__file__).resolve().with_name("in_sandbox") / "forkserver.py"
+RELAY = Path(__file__).resolve().with_name("_forkserver_relay.py")
 
 
 class ForkServer:
     """The worker's handle on its fork server: ``slot`` is where each submission's scratch folders go."""
 
-    def __init__(self, process: subprocess.Popen[str], folder: Path, slot: Path, address: Path) -> None:
-        self.process, self.folder, self.slot, self.address = process, folder, slot, address
+    def __init__(self, process: subprocess.Popen[str], parent: Folder, folder: Folder, slot: Folder) -> None:
+        self.process, self.parent, self.folder, self.slot_folder = process, parent, folder, slot
+        self.slot = slot.path
+        self.address = folder.path / "server.sock"
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"ForkServer(pid={self.process.pid}, slot={str(self.slot)!r}, alive={self.alive})"
 
     @classmethod
-    def start(cls, bwrap: str, folder: Path, tmp_mb: int, timeout: float = 120) -> tuple[ForkServer | None, str]:
-        """Start a server in a new sandbox, its files under ``folder``; return it, or None and why not."""
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        slot = folder / "slot"
-        slot.mkdir(mode=0o700, exist_ok=True)
-        address = folder / "server.sock"  # outside the sandbox: only the grader can connect
-        with contextlib.suppress(FileNotFoundError):
-            address.unlink()
+    def start(cls, bwrap: str, parent: Path, tmp_mb: int, timeout: float = 120) -> tuple[ForkServer | None, str]:
+        """Start a server in a new sandbox, its files in a fresh folder under ``parent``; return it, or None and why not."""
+        under = Folder.open(parent)
+        folder = under.fresh("fork-")
+        slot = folder.make("slot")
+        folder.make("server-work").close()
+        address = folder.path / "server.sock"  # outside the sandbox: only the grader can connect
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(address))
         listener.listen(4)
+        roots = json.dumps(readonly_roots())
         argv = sandboxed(
-            [sys.executable, str(SERVER), str(listener.fileno()), str(tmp_mb), str(slot)],
+            [python(), str(SERVER), str(listener.fileno()), str(tmp_mb), str(slot.path), roots],
             bwrap=bwrap,
-            writable=[slot],
-            workdir=folder / "server-work",
+            writable=[slot.path],
+            workdir=folder.path / "server-work",
             tmp_mb=1,
             as_pid_1=True,
+            workdir_readonly=True,  # shared by every kernel of this server: none may write there
         )
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MTL_GRADER_", "JPY_"))}
-        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MALLOC_ARENA_MAX="2", PYTHONDONTWRITEBYTECODE="1")
-        env.update(TQDM_DISABLE="1", HOME=str(folder / "server-work"))
+        env = {**kernel_environment(), "HOME": str(folder.path / "server-work")}
         with listener:  # the server holds its own copy; the path stays, for the relays to connect to
             process = subprocess.Popen(
                 argv,
@@ -121,7 +107,7 @@ class ForkServer:
                 env=env,
                 pass_fds=(listener.fileno(),),
             )
-        server = cls(process, folder, slot, address)
+        server = cls(process, under, folder, slot)
         said = server._answer(timeout)
         if said == "ready":
             return server, ""
@@ -134,7 +120,7 @@ class ForkServer:
 
     def kernel_argv(self) -> list[str]:
         """The kernelspec's command line: the relay that asks this server for a kernel."""
-        return [sys.executable, "-I", "-S", str(RELAY), str(self.address), "{connection_file}"]
+        return [python(), "-I", "-S", str(RELAY), str(self.address), "{connection_file}"]
 
     def _answer(self, timeout: float) -> str:
         assert self.process.stdout
@@ -158,275 +144,25 @@ class ForkServer:
         return True
 
     def wipe_slot(self) -> None:
-        """Remove everything in ``slot`` (call when idle): what one student's code left must not reach the next."""
-        for entry in list(self.slot.iterdir()):
-            _remove(entry)
+        """Empty ``slot`` (call when idle): what one student's code left must not reach the next.
+
+        Raises OSError when something could not be removed; the worker then starts a new server in a new slot.
+        """
+        if not self.slot_folder.clear():
+            raise OSError(f"what a kernel left in {self.slot} could not all be removed")
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         if self.alive:
             self.process.kill()  # bwrap takes the server, process 1, and so its whole sandbox down
         self.process.wait()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def _remove(path: Path) -> None:
-    """Delete ``path`` however its owner left it: links not followed, folders made writable first."""
-    try:
-        mode = path.lstat().st_mode
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(mode):
-        with contextlib.suppress(OSError):
-            os.chmod(path, 0o700)
-        for entry in list(path.iterdir()):
-            _remove(entry)
-        path.rmdir()
-    else:
-        path.unlink()
-
-
-# --- the server, in the sandbox -----------------------------------------------------------------------------
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        error = ctypes.get_errno()
-        raise OSError(error, f"{what}: {os.strerror(error)}")
-
-
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
-
-
-def _leave_the_server(cwd: str, tmp_mb: int, slot: str) -> None:
-    """In a new child: own user, mount and IPC namespaces, fresh tmpfs, then no capabilities at all.
-
-    What the server's sandbox shows under ``/tmp`` stays where it is under
-    the new ``/tmp``: ``slot`` (the one folder of the grader's it may write)
-    and, read-only, a Python environment or checkout that lives there.
-
-    Raises OSError if any step fails; the caller then exits without running
-    anything, so no student code ever runs in the server's world.
-    """
-    uid, gid = os.getuid(), os.getgid()
-    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC), "unshare")
-    for name, line in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-        fd = os.open(f"/proc/self/{name}", os.O_WRONLY)  # one write(2) each: these files take one, whole
-        try:
-            os.write(fd, line.encode())
-        finally:
-            os.close(fd)
-    _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
-    # Folders under /tmp to bind back once the new /tmp hides them, each held open so it stays reachable.
-    keep: dict[str, tuple[int, bool]] = {}
-    for path, writable in sorted([(slot, True)] + [(root, False) for root in readonly_roots()]):
-        if path.startswith("/tmp/") and not any(path.startswith(k + "/") for k in keep):
-            keep[path] = (os.open(path, os.O_PATH | os.O_DIRECTORY), writable)
-    size = f"size={tmp_mb}m".encode()
-    _check(_libc.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, size + b",mode=1777"), "tmpfs /tmp")
-    for path, (held, writable) in keep.items():
-        os.makedirs(path, mode=0o755)
-        _check(
-            _libc.mount(f"/proc/self/fd/{held}".encode(), path.encode(), None, MS_BIND | MS_REC, None), f"bind {path}"
-        )
-        if not writable:
-            flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
-            _check(_libc.mount(b"none", path.encode(), None, flags, None), f"read-only {path}")
-        os.close(held)
-    for target, mode in (("/dev/shm", b",mode=1777"), (cwd, b",mode=700")):
-        if os.path.isdir(target):
-            _check(
-                _libc.mount(b"tmpfs", target.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, size + mode), f"tmpfs {target}"
-            )
-    # Every capability gone, from the bounding and ambient sets too: the mounts above cannot be undone.
-    last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
-    for cap in range(last + 1):
-        _check(_libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), f"drop capability {cap}")
-    _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities")
-    header, data = _CapHeader(CAPABILITY_VERSION_3, 0), (_CapData * 2)()
-    _check(_libc.capset(ctypes.byref(header), data), "capset")
-    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-    _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")  # its own /proc files, as in any kernel
-
-
-def _become_kernel(request: dict[str, Any], tmp_mb: int, slot: str) -> None:
-    """The forked child: isolate, take the kernel's environment and limits, run ipykernel. Never returns."""
-    code = 70
-    try:
-        os.setsid()
-        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        os.closerange(3, 65536)  # the listening socket, the grader's connection: a kernel must hold neither
-        cwd = request["cwd"]
-        if not (cwd + "/").startswith(slot + "/"):
-            raise OSError(f"the working folder {cwd} is not in the slot {slot}")
-        _leave_the_server(cwd, tmp_mb, slot)
-        os.chdir(cwd)
-        env = {k: v for k, v in request["env"].items() if k != "JPY_PARENT_PID"}  # see kernel._write_kernelspec
-        os.environ.clear()
-        os.environ.update(env)
-        from mtl_teach.grading._kernel_launcher import apply_limits
-
-        apply_limits(os.environ)
-        import random
-
-        import numpy
-
-        random.seed()  # a fresh kernel's seeds, not the server's (every kernel would share them)
-        numpy.random.seed()
-        for name in ("SIGINT", "SIGTERM", "SIGCHLD", "SIGHUP", "SIGUSR1", "SIGUSR2"):
-            signal.signal(getattr(signal, name), signal.default_int_handler if name == "SIGINT" else signal.SIG_DFL)
-        sys.argv = ["ipykernel_launcher", "-f", request["connection_file"]]
-        from ipykernel import kernelapp
-
-        code = 0
-        kernelapp.launch_new_instance()
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else 1
-    except BaseException:
-        code = 70
-    finally:
-        os._exit(code)
-
-
-def _others() -> list[int]:
-    """Live processes in this sandbox other than the server (process 1); zombies left out."""
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit() and name != "1":
+        for stream in (self.process.stdin, self.process.stdout):
             with contextlib.suppress(OSError):
-                if Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                    found.append(int(name))
-    return found
-
-
-def _reap() -> None:
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
-
-
-def _kill_all() -> None:
-    """Kill every process in the sandbox but the server, and reap them all (orphans come to process 1)."""
-    deadline = time.monotonic() + 10
-    while True:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(-1, signal.SIGKILL)
-        time.sleep(0.005)
-        _reap()
-        if not _others():
-            with contextlib.suppress(ChildProcessError):
-                while os.waitpid(-1, 0)[0]:
-                    pass
-            return
-        if time.monotonic() > deadline:
-            raise SystemExit("the fork server could not stop its kernel's processes")
-
-
-def _serve_one(connection: socket.socket, tmp_mb: int, slot: str) -> None:
-    """Start the kernel one relay asks for; when it ends or the relay goes, kill everything it left."""
-    connection.settimeout(10)
-    try:
-        with connection.makefile("rb") as reader:
-            request = json.loads(reader.readline())
-        if not isinstance(request, dict):
-            return
-        pid = os.fork()
-    except (OSError, ValueError):
-        return  # the relay sees its connection close, and jupyter_client a kernel that died at start
-    if pid == 0:
-        _become_kernel(request, tmp_mb, slot)
-    status: int | None = None
-    with contextlib.suppress(OSError):
-        connection.sendall(b"started\n")
-    connection.setblocking(False)
-    while status is None:
-        ready, _, _ = select.select([connection], [], [], 0.05)
-        done, raw = os.waitpid(pid, os.WNOHANG)
-        if done:
-            status = os.waitstatus_to_exitcode(raw)
-            break
-        if ready:
-            try:
-                if not connection.recv(64):
-                    break  # the relay is gone: the grader dropped this kernel
-            except BlockingIOError:
-                pass
-            except OSError:
-                break
-    _kill_all()
-    with contextlib.suppress(OSError):
-        connection.setblocking(True)
-        connection.sendall(f"exited {status if status is not None else -9}\n".encode())
-    connection.close()
-
-
-def _can_isolate(slot: str) -> str:
-    """'' if a forked child can leave the server's world here, else why not."""
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(reader)
-            _leave_the_server(slot, 1, slot)
-        except BaseException as error:  # the reason goes back to the grader
-            os.write(writer, str(error).encode()[:500])
-            os._exit(1)
-        os._exit(0)
-    os.close(writer)
-    with os.fdopen(reader, "rb") as said:
-        why = said.read().decode(errors="replace")
-    _, raw = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(raw) == 0:
-        return ""
-    return f"a kernel cannot get its own user and mount namespace inside the sandbox: {why or 'it died'}"
-
-
-def main() -> int:
-    listen_fd, tmp_mb, slot = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    answers = sys.stdout
-    if os.getpid() != 1:
-        print("unavailable the fork server must be process 1 of its sandbox", file=answers, flush=True)
-        return 1
-    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # kernels run as the same user: keep them out of our memory
-    listener = socket.socket(fileno=listen_fd)
-    os.set_inheritable(listen_fd, False)
-    if why := _can_isolate(slot):
-        print(f"unavailable {why}", file=answers, flush=True)
-        return 1
-    import importlib
-
-    for name in PRELOAD + PRELOAD_KIT:
-        importlib.import_module(name)
-    print("ready", file=answers, flush=True)
-    while True:
-        ready, _, _ = select.select([listener, sys.stdin], [], [], 1.0)
-        _reap()
-        if sys.stdin in ready:
-            line = sys.stdin.readline()
-            if not line:
-                return 0  # the worker is gone; as process 1 our exit ends the sandbox
-            if line.strip() == "idle?":
-                _kill_all()
-                print("idle", file=answers, flush=True)
-        if listener in ready:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                continue
-            with connection:
-                _serve_one(connection, tmp_mb, slot)
-
-
-if __name__ == "__main__":
-    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
-        sys.path.pop(0)  # as in _kernel_launcher: this folder's modules must not shadow the student's imports
-    sys.exit(main())
+                if stream:
+                    stream.close()
+        self.slot_folder.close()
+        self.folder.close()
+        self.parent.remove(self.folder.path.name)  # never raises; the batch removes what is left with its scratch
+        self.parent.close()

@@ -14,6 +14,12 @@ the moment the kernel is ready; a cell still running when it is used up is
 interrupted and the rest do not run), and captured output, kept up to
 ``output_bytes`` per cell and ``notebook_output_bytes`` in all and dropped
 beyond, so a print loop cannot fill the grader's memory.
+
+What the kernel sends is read through :mod:`~mtl_teach.grading.from_kernel.messages`
+(a malformed or oversized message is dropped and blamed on the kernel, never
+on the grader), and the folders it could write are made and measured through
+:mod:`~mtl_teach.grading.from_kernel.fs`. Only a kernel that never became
+ready is the grader's failure (:data:`KERNEL_FAILED`).
 """
 
 from __future__ import annotations
@@ -23,7 +29,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,15 +37,16 @@ from typing import Any
 
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import AsyncKernelManager
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 
 from mtl_teach.grading.forkserver import ForkServer
-from mtl_teach.grading.sandbox import sandboxed
+from mtl_teach.grading.from_kernel.fs import Folder
+from mtl_teach.grading.from_kernel.messages import CappedClient, GuardedKernelManager
+from mtl_teach.grading.sandbox import kernel_environment, python, sandboxed
 
 KERNEL_NAME = "mtl-grader"
-LAUNCHER = Path(__file__).with_name("_kernel_launcher.py")
+LAUNCHER = Path(__file__).resolve().with_name("in_sandbox") / "kernel_launcher.py"
+MAX_DEPTH = 256  # folders nested deeper in the grader's disk stop the kernel (the disk watch walks no further)
 
 
 @dataclass(frozen=True)
@@ -68,81 +74,28 @@ class CellRun:
 
     ``dropped``: bytes of the cell's output over the caps, not kept.
     ``out_of_time``: the notebook's time limit interrupted the cell or kept it from running.
+    ``kernel_said``: ``reason`` is the kernel's own text (the name and message of what it raised),
+    not the grader's; see :mod:`~mtl_teach.grading.from_kernel.text` for when it may be shown.
+    ``rejected``: messages from the kernel, while this cell ran, that the grader dropped as malformed.
     """
 
     status: str
     reason: str = ""
     dropped: int = 0
     out_of_time: bool = False
+    kernel_said: bool = False
+    rejected: int = 0
 
 
-def _size(content: Any) -> int:
-    """Roughly the bytes in a message's content: its strings' lengths, without copying them."""
-    total, stack = 0, [content]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str | bytes):
-            total += len(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-            total += len(item)
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-        else:
-            total += 8
-    return total
-
-
-class _CappedClient(NotebookClient):
-    """A NotebookClient that keeps at most ``cap`` bytes of output per cell and ``total`` in all."""
-
-    def __init__(self, *args: Any, cap: int, total: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._cap, self._total, self._kept = cap, total, 0
-        self._used: dict[int, int] = {}
-        self.dropped: dict[int, int] = {}
-        self.current_cell = 0  # the cell running now: display updates count against it
-
-    def _fits(self, size: int, cell_index: int, outs: list[Any]) -> bool:
-        """Count ``size`` bytes against the caps; False (and note the drop) if they would pass one."""
-        used = self._used.get(cell_index, 0)
-        if used + size > self._cap or self._kept + size > self._total:
-            if not self.dropped.get(cell_index):
-                outs.append(nbformat.v4.new_output("stream", name="stderr", text="[grader: output truncated]\n"))
-            self.dropped[cell_index] = self.dropped.get(cell_index, 0) + size
-            return False
-        self._used[cell_index] = used + size
-        self._kept += size
-        return True
-
-    def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
-        if not self._fits(_size(msg.get("content")), cell_index, outs):
-            return None
-        return super().output(outs, msg, display_id, cell_index)
-
-    def _update_display_id(self, display_id: str, msg: dict[str, Any]) -> None:
-        # display(..., display_id=...) and update_display() replace earlier outputs in place, outside
-        # output(): without this, a thousand small displays each updated with a megabyte kept a gigabyte.
-        if display_id in self._display_id_map:
-            cell = self.current_cell
-            if not self._fits(_size(msg.get("content")), cell, self.nb.cells[cell].outputs):
-                return
-        super()._update_display_id(display_id, msg)
-
-
-def _kernel_env(home: Path, limits: Limits, sandboxed: bool) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MTL_GRADER_", "JPY_"))}
+def _kernel_env(private: Folder, limits: Limits, sandboxed: bool) -> dict[str, str]:
+    """The kernel's environment: the sandbox's allow-list, its own folders, and its limits (read, then removed)."""
+    env = kernel_environment()  # never the grader's own: an instructor's tokens stay outside
     for name in ("home", "ipython", "mpl"):
-        (home / name).mkdir(exist_ok=True)
+        private.make(name).close()
     env.update(
-        HOME=str(home / "home"),
-        IPYTHONDIR=str(home / "ipython"),  # no startup files from anyone's profile
-        MPLCONFIGDIR=str(home / "mpl"),
-        TQDM_DISABLE="1",
-        OMP_NUM_THREADS="1",
-        MKL_NUM_THREADS="1",
-        MALLOC_ARENA_MAX="2",
-        PYTHONDONTWRITEBYTECODE="1",
+        HOME=str(private.path / "home"),
+        IPYTHONDIR=str(private.path / "ipython"),  # no startup files from anyone's profile
+        MPLCONFIGDIR=str(private.path / "mpl"),
         MTL_GRADER_MEMORY_MB=str(limits.memory_mb),
         MTL_GRADER_FILE_MB=str(limits.file_mb),
         # CPU seconds: the notebook's wall time with room for a second thread; past it the kernel is killed.
@@ -154,26 +107,29 @@ def _kernel_env(home: Path, limits: Limits, sandboxed: bool) -> dict[str, str]:
 
 
 def _write_kernelspec(
-    folder: Path, workdir: Path, writable: list[Path], limits: Limits, bwrap: str | None, server: ForkServer | None
+    private: Folder, workdir: Path, writable: list[Path], limits: Limits, bwrap: str | None, server: ForkServer | None
 ) -> Path:
-    spec = folder / "kernels" / KERNEL_NAME
-    spec.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, str(LAUNCHER), "-f", "{connection_file}"]
+    argv = [python(), str(LAUNCHER), "-f", "{connection_file}"]
     if server:
         argv = server.kernel_argv()  # the server's sandbox is already around it
     elif bwrap:
         # JPY_PARENT_PID: the kernel would poll that pid, which its PID namespace cannot see, and exit.
         argv = sandboxed(
-            argv, bwrap=bwrap, writable=[folder, *writable], workdir=workdir, tmp_mb=limits.tmp_mb,
+            argv, bwrap=bwrap, writable=[private.path, *writable], workdir=workdir, tmp_mb=limits.tmp_mb,
             env_unset=("JPY_PARENT_PID",),
         )  # fmt: skip
     # Interrupts as messages: a signal to bwrap would not reach the kernel in its own session.
     spec_json = {"argv": argv, "display_name": "mtl-teach grader", "language": "python", "interrupt_mode": "message"}
-    (spec / "kernel.json").write_text(json.dumps(spec_json))
-    return folder / "kernels"
+    with private.make("kernels") as kernels, kernels.make(KERNEL_NAME) as spec:
+        spec.write("kernel.json", json.dumps(spec_json).encode())
+    return private.path / "kernels"
 
 
-def _run_cell(client: _CappedClient, cell: Any, index: int, limits: Limits, left: float) -> CellRun:
+class Unreadable(Exception):
+    """nbclient failed on what the kernel sent while a cell ran: the kernel's doing, not the grader's."""
+
+
+def _run_cell(client: CappedClient, cell: Any, index: int, limits: Limits, left: float) -> CellRun:
     """Run one cell for at most its time limit or the notebook's time ``left``, whichever is less."""
     by_notebook = left < limits.cell_timeout
     client.timeout = max(1, int(min(limits.cell_timeout, left)))
@@ -184,32 +140,23 @@ def _run_cell(client: _CappedClient, cell: Any, index: int, limits: Limits, left
     else:
         why = f"the cell ran over its time limit of {client.timeout} s and was interrupted"
     client.error_on_timeout = {"ename": "TimeoutError", "evalue": why, "traceback": []}
-    client.current_cell = index
+    client.current_cell, client.timed_out = index, False
+    rejected = len(client.rejected)
     try:
         client.execute_cell(cell, index)
         run = CellRun("ok")
     except CellExecutionError as error:
-        run = CellRun("error", f"{error.ename}: {str(error.evalue)[:300]}")
+        if client.timed_out:  # the grader's own TimeoutError (error_on_timeout), not one the kernel raised
+            run = CellRun("error", f"TimeoutError: {why}")
+        else:
+            run = CellRun("error", f"{error.ename}: {str(error.evalue)[:300]}", kernel_said=True)
     except DeadKernelError:
         run = CellRun("dead", "the kernel died while running this cell (os._exit, a crash, or the memory limit)")
-    out_of_time = by_notebook and run.reason == f"TimeoutError: {why}"
-    return CellRun(run.status, run.reason, client.dropped.get(index, 0), out_of_time)
-
-
-def _usage(folders: list[Path], stop_at: int) -> tuple[int, int]:
-    """Bytes and entries under ``folders`` (links not followed), counting no further than ``stop_at`` entries."""
-    size = entries = 0
-    stack = [str(folder) for folder in folders]
-    while stack and entries <= stop_at:
-        with contextlib.suppress(OSError), os.scandir(stack.pop()) as listing:
-            for entry in listing:
-                entries += 1
-                with contextlib.suppress(OSError):
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-                    else:
-                        size += entry.stat(follow_symlinks=False).st_blocks * 512
-    return size, entries
+    except Exception as error:  # what the kernel sent broke nbclient: the kernel's doing
+        raise Unreadable(f"{type(error).__name__}") from None
+    out_of_time = by_notebook and client.timed_out
+    rejected = len(client.rejected) - rejected
+    return CellRun(run.status, run.reason, client.dropped.get(index, 0), out_of_time, run.kernel_said, rejected)
 
 
 class _DiskWatch(threading.Thread):
@@ -219,10 +166,13 @@ class _DiskWatch(threading.Thread):
     themselves; but the answers and private folders are the grader's own
     disk, and a kernel writing many files there could fill it. Polled four
     times a second, so the kernel can pass the cap by what it writes in that
-    time.
+    time. The walk opens each folder relative to its parent and never
+    follows a link (:meth:`~mtl_teach.grading.from_kernel.fs.Folder.usage`);
+    folders nested past :data:`MAX_DEPTH`, or that the grader cannot read,
+    count as over the caps (the walk cannot vouch for what is below them).
     """
 
-    def __init__(self, folders: list[Path], limits: Limits, pgid: int) -> None:
+    def __init__(self, folders: list[Folder], limits: Limits, pgid: int) -> None:
         super().__init__(daemon=True)
         self.folders, self.limits, self.pgid = folders, limits, pgid
         self.over = ""  # why the kernel was killed, if it was
@@ -231,12 +181,19 @@ class _DiskWatch(threading.Thread):
     def run(self) -> None:
         cap = self.limits.disk_mb * 2**20
         while not self.done.wait(0.25):
-            size, entries = _usage(self.folders, self.limits.disk_files)
-            if size > cap or entries > self.limits.disk_files:
+            size = entries = 0
+            trouble = ""
+            for folder in self.folders:
+                counted = folder.usage(self.limits.disk_files - entries, MAX_DEPTH)
+                size, entries, trouble = size + counted[0], entries + counted[1], trouble or counted[2]
+            if trouble:
+                self.over = f"the kernel was stopped: on the grader's disk it {trouble}"
+            elif size > cap or entries > self.limits.disk_files:
                 self.over = (
                     f"the kernel was stopped: it wrote over {self.limits.disk_mb} MiB or "
                     f"{self.limits.disk_files:,} files to the grader's disk"
                 )
+            if self.over:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self.pgid, signal.SIGKILL)
                 return
@@ -248,7 +205,7 @@ STUCK = (
 )
 
 
-def _responds(client: _CappedClient, seconds: int = 5) -> bool:
+def _responds(client: CappedClient, seconds: int = 5) -> bool:
     """Whether the kernel runs an empty cell within ``seconds``: after an interrupted cell, is it free again?
 
     A cell that swallows ``KeyboardInterrupt`` keeps the kernel busy, and
@@ -259,7 +216,7 @@ def _responds(client: _CappedClient, seconds: int = 5) -> bool:
     client.nb.cells.append(nbformat.v4.new_code_cell("pass"))  # nbclient stores the cell back by index
     try:
         client.execute_cell(client.nb.cells[-1], len(client.nb.cells) - 1)
-    except (CellExecutionError, DeadKernelError):
+    except Exception:  # a timeout, a dead kernel, or what it sent: not free either way
         return False
     finally:
         client.nb.cells.pop()
@@ -275,32 +232,54 @@ def run_cells(
     writable: tuple[Path, ...] = (),
     bwrap: str | None = None,
     server: ForkServer | None = None,
+    deadline: float | None = None,
 ) -> list[CellRun]:
     """Run ``sources`` in order in a new kernel whose cwd is ``workdir``.
 
-    ``private`` is a scratch folder for the kernel's home, its kernelspec,
-    connection file and sockets. With ``bwrap`` (from
+    ``private`` is a new, empty scratch folder for the kernel's home, its
+    kernelspec, connection file and sockets. With ``bwrap`` (from
     :func:`~mtl_teach.grading.sandbox.probe`) the kernel runs in a sandbox
     where ``workdir`` is a fresh tmpfs and only ``private`` and ``writable``
     are writable; without it, as this process's user. With ``server`` (a
     :class:`~mtl_teach.grading.forkserver.ForkServer`, whose slot holds
     ``workdir``, ``private`` and ``writable``) the kernel is forked from it,
     in the same isolation; it returns once every process of the kernel's is gone.
+    ``deadline`` (a ``time.monotonic()``): the run ends by then, whatever
+    ``limits.notebook_timeout`` leaves (a submission's reruns share one time budget).
     Never raises for anything the code in the cells does.
     """
     cells = [nbformat.v4.new_code_cell(text) for text in sources]
     notebook = nbformat.v4.new_notebook(cells=cells)
-    kernels = _write_kernelspec(private, workdir, list(writable), limits, bwrap, server)
+    ends = (
+        monotonic() + limits.notebook_timeout
+        if deadline is None
+        else min(deadline, monotonic() + limits.notebook_timeout)
+    )
+    if ends - monotonic() < 1:
+        stop = f"not run: the notebook used up its time limit of {limits.notebook_timeout:g} s"
+        return [CellRun("not_run", stop, out_of_time=True) for _ in cells]
+    folders: list[Folder] = []
+    try:
+        home = Folder.open(private)
+        folders.append(home)
+        env = _kernel_env(home, limits, sandboxed=bwrap is not None or server is not None)
+        kernels = _write_kernelspec(home, workdir, list(writable), limits, bwrap, server)
+        watched = [server.slot_folder] if server else [home, *(Folder.open(path) for path in writable)]
+        folders += watched[1:] if not server else []
+    except OSError as error:  # the grader's own folders: its fault
+        for folder in folders:
+            folder.close()
+        return [CellRun("not_run", f"{KERNEL_FAILED} ({type(error).__name__}: {str(error)[:200]})")] * len(cells)
     specs = KernelSpecManager(kernel_dirs=[str(kernels)], ensure_native_kernel=False)
     # ZMQ over Unix sockets inside ``private``: no TCP port another kernel or local user could connect to.
-    km = AsyncKernelManager(
+    km = GuardedKernelManager(
         kernel_name=KERNEL_NAME,
         kernel_spec_manager=specs,
         transport="ipc",
         ip=str(private / "kernel"),
         connection_file=str(private / "connection.json"),
     )
-    client = _CappedClient(
+    client = CappedClient(
         notebook,
         km=km,
         cap=limits.output_bytes,
@@ -308,7 +287,7 @@ def run_cells(
         store_widget_state=False,  # widget messages would be kept whole, outside the output caps
         timeout=int(limits.cell_timeout),
         interrupt_on_timeout=True,
-        startup_timeout=60,
+        startup_timeout=int(max(5, min(60, ends - monotonic()))),
         iopub_timeout=4,
         shutdown_kernel="immediate",
         allow_errors=False,
@@ -316,19 +295,16 @@ def run_cells(
     )
     runs: list[CellRun] = []
     stop, out_of_time = "", False
-    pgid, watch = None, None
+    pgid, watch, ready = None, None, False
     try:
-        with client.setup_kernel(
-            env=_kernel_env(private, limits, sandboxed=bwrap is not None or server is not None),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ):
+        with client.setup_kernel(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+            ready = True
             pgid = getattr(km.provisioner, "pgid", None)
             if pgid:
                 # A forked kernel can write anywhere in the server's slot: count all of it.
-                watch = _DiskWatch([server.slot] if server else [private, *writable], limits, pgid)
+                watch = _DiskWatch(watched, limits, pgid)
                 watch.start()
-            deadline = monotonic() + limits.notebook_timeout
+            deadline = min(ends, monotonic() + limits.notebook_timeout)
             for index, cell in enumerate(cells):
                 left = deadline - monotonic()
                 if not stop and left < 1:
@@ -337,22 +313,35 @@ def run_cells(
                 if stop:
                     runs.append(CellRun("not_run", stop, out_of_time=out_of_time))
                     continue
-                runs.append(_run_cell(client, cell, index, limits, left))
+                try:
+                    runs.append(_run_cell(client, cell, index, limits, left))
+                except Unreadable as error:
+                    why = f"the grader could not read what your kernel sent ({error}), so this cell failed"
+                    runs.append(CellRun("error", why, client.dropped.get(index, 0)))
+                    stop = "not run: your kernel sent what the grader could not read in an earlier cell"
+                    continue
                 if runs[-1].status == "dead":
                     stop = "not run: the kernel had died in an earlier cell"
                 elif runs[-1].reason.startswith("TimeoutError") and not runs[-1].out_of_time and not _responds(client):
                     stop = STUCK
-    except Exception as error:  # the kernel failed to start, or nbclient gave up
-        runs += [CellRun("not_run", f"{KERNEL_FAILED} ({type(error).__name__}: {str(error)[:200]})")] * (
-            len(cells) - len(runs)
-        )
+    except Exception as error:
+        if ready:  # the kernel ran and then broke nbclient: what it sent, not the grader
+            why = f"not run: the grader could not read what your kernel sent ({type(error).__name__})"
+            runs += [CellRun("not_run", why)] * (len(cells) - len(runs))
+        else:  # the kernel failed to start: the grader's fault
+            runs += [CellRun("not_run", f"{KERNEL_FAILED} ({type(error).__name__}: {str(error)[:200]})")] * (
+                len(cells) - len(runs)
+            )
     finally:
         if watch:
             watch.done.set()
             watch.join()
             if watch.over:  # the cell it was killed in, and the ones after it, say why
                 runs = [
-                    CellRun(r.status, watch.over, r.dropped) if r.status in ("dead", "not_run") else r for r in runs
+                    CellRun(r.status, watch.over, r.dropped, rejected=r.rejected)
+                    if r.status in ("dead", "not_run")
+                    else r
+                    for r in runs
                 ]
         with contextlib.suppress(Exception):
             client._cleanup_kernel()
@@ -361,4 +350,6 @@ def run_cells(
                 os.killpg(pgid, signal.SIGKILL)  # anything the student's code left running
         if server:
             server.wait_idle()  # the relay is gone, so the server kills what is left of the kernel's
+        for folder in folders:
+            folder.close()
     return runs

@@ -50,9 +50,11 @@ class Record:
     """One submission's grade.
 
     ``notes`` go to the student (limits hit, cells the grader could not
-    place, ...); ``errors`` list the cells that raised, already redacted;
-    ``grader_failed`` marks a record where no cell ran through the grader's
-    fault (``--resume`` grades it again); ``sandbox`` is False under
+    place, ...); ``errors`` list the cells that raised, as the feedback may
+    show them; ``fault`` says why the grader itself failed on the submission
+    ("" when it did not): such a record is not a score (:attr:`scored` is
+    False, its items are 0 only as placeholders), the outputs say "not
+    graded", and ``--resume`` grades it again; ``sandbox`` is False under
     ``--no-sandbox``.
     """
 
@@ -64,12 +66,22 @@ class Record:
     notes: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     sandbox: bool = True
-    grader_failed: bool = False
+    fault: str = ""
     limits: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
     def __repr__(self) -> str:
-        return f"Record({self.student!r}, {self.total}/{self.max_score}, {len(self.items)} items)"
+        score = f"{self.total}/{self.max_score}" if self.scored else "not scored"
+        return f"Record({self.student!r}, {score}, {len(self.items)} items)"
+
+    @property
+    def scored(self) -> bool:
+        """False when the grader failed on this submission: its items are no grade."""
+        return not self.fault
+
+    @property
+    def grader_failed(self) -> bool:
+        return bool(self.fault)
 
     @property
     def total(self) -> int:
@@ -81,14 +93,15 @@ class Record:
 
     def to_json(self) -> str:
         """One line of JSON; ``total`` and ``max_score`` included for anyone reading the journal by hand."""
-        return json.dumps({**asdict(self), "total": self.total, "max_score": self.max_score}, sort_keys=True)
+        extra = {"total": self.total, "max_score": self.max_score, "grader_failed": self.grader_failed}
+        return json.dumps({**asdict(self), **extra}, sort_keys=True)
 
     @classmethod
     def from_json(cls, line: str) -> Record | None:
         """The record on one journal line, or None for a torn or foreign line.
 
-        Lines of earlier versions are read too: signed ones (``{"record", "sig"}``)
-        and ones without today's optional fields.
+        Lines of earlier versions are read too: signed ones (``{"record", "sig"}``),
+        ones without today's optional fields, and ``grader_failed`` without a ``fault``.
         """
         try:
             data = json.loads(line)
@@ -119,7 +132,7 @@ class Record:
                 notes=tuple(map(str, data.get("notes", ()))),
                 errors=tuple(map(str, data.get("errors", ()))),
                 sandbox=bool(data.get("sandbox", False)),
-                grader_failed=bool(data.get("grader_failed", False)),
+                fault=str(data.get("fault") or ("the grader failed" if data.get("grader_failed") else "")),
                 limits=dict(data.get("limits") or {}),
                 seconds=float(data.get("seconds", 0.0)),
             )

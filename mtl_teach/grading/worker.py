@@ -16,6 +16,14 @@ On Linux the worker is a child subreaper: a process the student's code
 detaches (double fork, ``setsid``) is re-parented to the worker instead of
 init, and is killed once the submission is graded, so nothing a submission
 starts outlives its grading (e.g. to rewrite the output folder later).
+
+The worker's own memory is bounded too (``RLIMIT_AS``, :func:`memory_limit`):
+what a kernel sends is capped as it arrives and answer files are size-checked
+before decoding, and this limit is the last line behind them, so no
+submission can take the machine's memory through the grader. The worker's
+stderr reaches the instructor's terminal only through the batch's filter,
+which escapes control characters (a kernel's text or a student's file name
+cannot move the cursor or fake a line).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -38,12 +47,30 @@ from typing import Any
 import psutil
 
 from mtl_teach.grading.forkserver import ForkServer
+from mtl_teach.grading.from_kernel.text import printable_lines
 from mtl_teach.grading.kernel import Limits
 from mtl_teach.grading.record import Record
 from mtl_teach.grading.submission import Job, grade_submission
 
 PR_SET_CHILD_SUBREAPER = 36
 LEFTOVERS = "processes your code left running were stopped after grading."
+MEMORY_MB = 4096  # the worker's own address space: torch (under 1 GiB), the checks, a kernel's capped messages
+
+
+def memory_limit(pid: int, megabytes: int = MEMORY_MB) -> None:
+    """Bound process ``pid``'s address space (``RLIMIT_AS``), so no kernel's output can take the machine's memory."""
+    import resource
+
+    _, hard = resource.prlimit(pid, resource.RLIMIT_AS)
+    limit = megabytes * 2**20 if hard == resource.RLIM_INFINITY else min(megabytes * 2**20, hard)
+    resource.prlimit(pid, resource.RLIMIT_AS, (limit, hard))
+
+
+def _pass_stderr(stream: Any) -> None:
+    """Copy the worker's stderr to ours, escaped: text in it may come from a kernel or a student's file name."""
+    for line in stream:
+        sys.stderr.write(printable_lines(line.rstrip("\n")) + "\n")
+        sys.stderr.flush()
 
 
 class WorkerProcess:
@@ -55,37 +82,49 @@ class WorkerProcess:
     def __repr__(self) -> str:
         return f"WorkerProcess(pid={self.process.pid if self.process else None})"
 
-    def grade(self, job: Job, wait: float) -> Record | str:
-        """``job``'s record, or why the grader failed on it (the worker died, hung ``wait`` s, or raised)."""
+    def start(self) -> None:
+        """Start the worker process now (its imports overlap other work); :meth:`grade` starts it if needed."""
         if self.process is None or self.process.poll() is not None:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "mtl_teach.grading.worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
-                env={**os.environ, "OMP_NUM_THREADS": "1"},
+                errors="replace",
+                env={**os.environ, "OMP_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"},
             )
-        assert self.process.stdin and self.process.stdout
+            memory_limit(self.process.pid)  # at once: before it has imported anything, let alone graded
+            threading.Thread(target=_pass_stderr, args=(self.process.stderr,), daemon=True).start()
+
+    def grade(self, job: Job, wait: float) -> Record | str:
+        """``job``'s record, or why the grader failed on it (the worker died, hung ``wait`` s, or raised)."""
+        self.start()
+        process = self.process  # close() from another thread (a failed canary) may drop it meanwhile
+        assert process is not None and process.stdin and process.stdout
         try:
-            self.process.stdin.write(json.dumps(dataclasses.asdict(job)) + "\n")
-            self.process.stdin.flush()
-            ready, _, _ = select.select([self.process.stdout], [], [], wait)
-            line = self.process.stdout.readline() if ready else ""
-        except OSError:
+            process.stdin.write(json.dumps(dataclasses.asdict(job)) + "\n")
+            process.stdin.flush()
+            ready, _, _ = select.select([process.stdout], [], [], wait)
+            line = process.stdout.readline() if ready else ""
+        except (OSError, ValueError):
             line = ""
         if not line:
             self.close()
             return "the grading worker died or hung on this submission"
-        answer = json.loads(line)
-        if "grader_error" in answer:
-            return answer["grader_error"]
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            answer = {}
+        if isinstance(answer, dict) and "grader_error" in answer:
+            return str(answer["grader_error"])
         return Record.from_json(line) or "the grading worker sent a record the batch cannot read"
 
     def close(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+        process, self.process = self.process, None
+        if process and process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def _become_subreaper() -> None:
@@ -150,7 +189,7 @@ class _Servers:
         if self.server is None or not self.server.alive:
             if self.server is not None:
                 self.server.close()
-            folder = Path(job.scratch or tempfile.gettempdir()) / f"fork-{os.getpid()}"
+            folder = Path(job.scratch or tempfile.gettempdir())
             self.server, why = ForkServer.start(job.bwrap, folder, job.limits.tmp_mb)
             if self.server is None:
                 self.unavailable = True

@@ -24,7 +24,7 @@ MARKER = re.compile(r"^### (BEGIN|END) SOLUTION\n?", re.M)
 MONKEYPATCH = """
 import mtl_teach.exercises._core as core
 import mtl_teach.exercises._your_turn_checks as checks
-import mtl_teach.grading.export as export
+import mtl_teach.grading.in_sandbox.export as export
 from mtl_teach.exercises import your_turn as q
 
 for name in ("evaluate_dataloader", "evaluate_task", "evaluate_model", "evaluate_training"):
@@ -242,6 +242,154 @@ loader["Y"] = {"inv_circle_task": torch.zeros(1, dtype=torch.long).expand(10**8)
 torch.save(description, target)
 """
 
+# --- issue 22: what a kernel can leave behind or send, and what the trusted side does with it ----------
+
+ENVIRONMENT = """
+import os
+import re
+
+# Look for the grader's secrets (an instructor's tokens, cloud keys) everywhere a kernel can read:
+# its environment, every /proc/*/environ in sight, and its own stack, where a forked process keeps the
+# environment its parent started with.
+pattern = re.compile(rb"[A-Z_]*(?:TOKEN|SECRET|PASSWORD|ACCESS_KEY)[A-Z_]*=[^\\\\0]{4,}")
+found, places = set(), 0
+blobs = ["\\\\0".join(f"{k}={v}" for k, v in os.environ.items()).encode()]
+for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+    try:
+        blobs.append(open(f"/proc/{pid}/environ", "rb").read())
+    except OSError:
+        pass
+for line in open("/proc/self/maps"):
+    if line.rstrip().endswith("[stack]"):
+        start, end = (int(x, 16) for x in line.split()[0].split("-"))
+        with open("/proc/self/mem", "rb") as memory:
+            memory.seek(start)
+            blobs.append(memory.read(end - start))
+for blob in blobs:
+    places += 1
+    found.update(match.decode(errors="replace") for match in pattern.findall(blob))
+if found:
+    inv_dataloader = None  # a leak costs this step's points, so it shows in the grade as well as in the text
+    raise RuntimeError(f"cheat_environment found the grader's secrets: {sorted(found)}")
+raise RuntimeError(f"cheat_environment: no secret in {places} places")
+"""
+
+LEFTOVERS = """
+import os
+import time
+from pathlib import Path
+
+# A path of the grader's machine (this kernel's /tmp is its own), where every link below points.
+TARGET = "/tmp/mtl-teach-planted-by-a-kernel"
+work, home = Path.cwd(), Path(os.environ["HOME"])  # this run's folders, on the grader's disk or in its scratch
+# 1. Links where the grader makes its next folders: beside this run's folders, and beside this run.
+for folder in {work.parent, work.parent.parent}:
+    for name in ("first", "work", "answers", "private", "kernels", *(f"reference-{i}" for i in range(4))):
+        try:
+            os.symlink(TARGET, folder / name)
+        except OSError:
+            pass
+# 2. A folder chain 1500 deep, a pipe and a link on the way, and folders the grader may not read or write.
+os.chdir(home)
+for depth in range(1500):
+    os.mkdir("d")
+    os.chdir("d")
+    if depth % 500 == 250:
+        os.mkfifo("pipe")
+        os.symlink(TARGET, "link")
+os.chdir(work)
+os.chmod(home / "d" / "d" / "d", 0o000)
+os.chmod(home / "d", 0o500)
+time.sleep(1)  # let the grader see it all
+"""
+
+HISTORY_SOURCE = """
+import codecs
+
+# What this kernel was given to run beyond the student's own code: in a rerun, the answer key (the
+# reference loader keeps Y_train as it is); in any run, the hidden tests (they assert). Encoded, no
+# line-by-line redaction recognises it.
+needle = "LongTensor(" + "Y_train)"  # not a line of its own
+held = [line.strip() for source in In[:-1] for line in source.splitlines()]
+held = [line for line in held if needle in line or line.startswith("assert ")]
+"""
+HISTORY_STEP = (
+    HISTORY_SOURCE
+    + """
+if held:  # a rerun: the answer key is here
+    del model  # the grader's feedback then quotes this cell's error, to say why the answer is missing
+    raise RuntimeError("cheat_history: " + codecs.encode(" | ".join(held), "rot13"))
+"""
+)
+HISTORY_TAIL = (
+    HISTORY_SOURCE
+    + """
+raise RuntimeError("cheat_history: " + codecs.encode(" | ".join(held) or "nothing held", "rot13"))
+"""
+)
+
+MESSAGES = """
+from IPython import get_ipython
+from IPython.display import display
+
+kernel = get_ipython().kernel
+session, iopub, parent = kernel.session, kernel.iopub_socket, kernel.get_parent()
+# Messages signed with the kernel's own key, malformed: each made nbclient raise inside the grader.
+session.send(iopub, "display_data", {"metadata": {}}, parent=parent)  # no data
+session.send(iopub, "stream", {"name": "stdout", "text": ["not", "a", "string"]}, parent=parent)
+session.send(iopub, "display_data", {"data": {}, "metadata": {}, "transient": {"display_id": ["x"]}}, parent=parent)
+session.send(iopub, "error", {"ename": "E", "evalue": "v", "traceback": 5}, parent=parent)
+# And one display of 100 MB, which the grader received and copied whole.
+display({"text/plain": "x" * 100_000_000}, raw=True)
+"""
+
+LOOKUP_TABLE = """
+import torch
+from torch import nn
+
+from mtl_teach.exercises._your_turn_checks import FRESH_SEED, TASKS
+from mtl_teach.toy_data import make_tutorial_dataloaders
+
+# The training check scores on "fresh data" of a seed the package holds: tabulate those points and make the
+# shared trunk a lookup table of their labels. Right on them, it guesses everywhere else.
+points, labels = [], []
+for loader in make_tutorial_dataloaders(TASKS, seed=FRESH_SEED):
+    (task,) = loader.dataset.Y_dict
+    (X,) = loader.dataset.X_dict.values()
+    points.append(X.double())
+    labels += [(TASKS.index(task), 1.0 if y == 1 else -1.0) for y in loader.dataset.Y_dict[task].tolist()]
+points = torch.cat(points)
+t = points @ torch.tensor([0.7390851, 0.6736], dtype=torch.float64)  # one direction: every point its own t
+order = torch.argsort(t)
+knots = torch.cat([t[order][:1] - 1, t[order], t[order][-1:] + 1])
+n = len(order)
+first, second, third = nn.Linear(2, n + 2), nn.Linear(n + 2, n), nn.Linear(n, 4)
+with torch.no_grad():
+    first.weight.copy_(torch.tensor([[0.7390851, 0.6736]]).repeat(n + 2, 1))
+    first.bias.copy_(-knots.float())
+    gaps = knots[1:] - knots[:-1]  # a hat on each point: 1 there, 0 at its neighbours
+    rows = torch.arange(n)
+    second.weight.zero_()
+    second.bias.zero_()
+    second.weight[rows, rows] = (1 / gaps[:-1]).float()
+    second.weight[rows, rows + 1] = (-(1 / gaps[:-1] + 1 / gaps[1:])).float()
+    second.weight[rows, rows + 2] = (1 / gaps[1:]).float()
+    third.weight.zero_()
+    third.bias.zero_()
+    for column, index in enumerate(order.tolist()):
+        row, value = labels[index]
+        third.weight[row, column] = value
+    while len(base_mlp):  # the shared trunk, rebuilt in place: every task still holds it
+        del base_mlp[0]
+    for layer in (first, nn.ReLU(), second, nn.ReLU(), third):
+        base_mlp.append(layer)
+    for k, head in enumerate(model.module_pool[f"{name.removesuffix('_task')}_head"] for name in TASKS):
+        head.weight.zero_()
+        head.bias.zero_()
+        head.weight[1, k], head.weight[0, k] = 1.0, -1.0
+trainer = None
+"""
+
 HUGE_OUTPUT = """
 import sys
 
@@ -345,11 +493,11 @@ def untagged() -> Any:
     return notebook
 
 
-def with_cells_after(gid: str, *sources: str) -> Callable[[], Any]:
-    """The solved notebook with the student's own code cells added after cell ``gid``."""
+def with_cells_after(gid: str, *sources: str, base: Callable[[], Any] = solved) -> Callable[[], Any]:
+    """The ``base`` notebook (default: solved) with the student's own code cells added after cell ``gid``."""
 
     def make() -> Any:
-        notebook = solved()
+        notebook = base()
         index = notebook.cells.index(cell(notebook, gid)) + 1
         # Fixed ids (nbformat draws random ones), so regenerating leaves the committed files unchanged.
         added = [nbformat.v4.new_code_cell(text, id=f"{gid}-mine-{i}") for i, text in enumerate(sources)]
@@ -367,7 +515,16 @@ def prepend_to(gid: str, text: str, base: Callable[[], Any] = solved) -> Callabl
     return edit(gid, lambda source: text.strip("\n") + "\n" + source, base)
 
 
+def replace_solution(source: str, text: str) -> str:
+    """``source`` (a solved cell) with the code before its last line (the cell's own given line) replaced by ``text``."""
+    given = source.rstrip("\n").splitlines()[-1]
+    return text.strip("\n") + "\n" + given
+
+
 STUB_TAIL = ("inv_circle_task", "model", "training")
+FLIPPED = edit(
+    "inv_dataloader", lambda source: source.replace("torch.LongTensor(Y_train)", "torch.LongTensor(1 - Y_train)")
+)
 MAKERS: dict[str, Callable[[], Any]] = {
     "perfect": solved,
     "stub": stub,
@@ -438,16 +595,48 @@ MAKERS: dict[str, Callable[[], Any]] = {
         lambda source: source.replace("lr=0.02", "lr=0.0002"),
         edit("inv_circle_task", lambda source: source.replace("nn.Linear(4, 2)", "nn.Linear(4, 1)")),
     ),
+    # Issue 22: what a kernel can leave behind, send or know, each aimed at the trusted side.
+    "cheat_environment": append_to("inv_dataloader", ENVIRONMENT, with_stubs(*STUB_TAIL)),
+    "cheat_leftovers": with_cells_after("check_training", LEFTOVERS, base=FLIPPED),
+    "cheat_history": with_cells_after(
+        "check_training", HISTORY_TAIL, base=prepend_to("training", HISTORY_STEP, FLIPPED)
+    ),
+    "cheat_messages": append_to("inv_dataloader", MESSAGES),
+    "cheat_lookup_table": edit("training", lambda _: LOOKUP_TABLE.strip("\n")),
 }
 
 
-# Not in the committed batch: tests/test_grading.py grades it on its own with a short
-# --notebook-timeout. Each cell sleeps well under the cell time limit; together they run over.
+# Not in the committed batch: tests/test_grading.py grades them on their own with a short
+# --notebook-timeout. slow_cells: each cell sleeps well under the cell time limit; together they run
+# over. slow_every_step: every step is wrong and slow, so each would be rerun on its own (issue 22:
+# four runs of the whole notebook); the submission's one time budget stops that.
 SLOW_CELLS = with_cells_after("check_model", *["import time\n\ntime.sleep(5)"] * 5)
+SLOW = "import time\n\ntime.sleep(6)\n"
+SLOW_EVERY_STEP = edit(
+    "inv_circle_task",
+    lambda source: SLOW + source.replace("nn.Linear(4, 2)", "nn.Linear(4, 1)"),
+    edit(
+        "model",
+        lambda source: SLOW + source.replace("inv_circle_task])", "inv_circle_task, inv_circle_task])"),
+        edit(
+            "training",
+            lambda source: SLOW + source.replace("lr=0.02", "lr=0.0002"),
+            prepend_to("inv_dataloader", SLOW, FLIPPED),
+        ),
+    ),
+)
+
+
+# The student's own code in step 1 breaks what the answer key of step 2 needs: their step 2 fails, their
+# step 3 too, and the rerun that grades step 3 on the reference step 2 finds the reference failing. A
+# grader fault (issue 22, section 2): the submission is not scored, and grade exits 1 naming it.
+SABOTAGED_REFERENCE = append_to("inv_dataloader", "Task = None  # what the answer key of step 2 calls")
 
 
 def main() -> None:
     nbformat.write(SLOW_CELLS(), HERE / "slow" / "slow_cells.ipynb")
+    nbformat.write(SLOW_EVERY_STEP(), HERE / "slow" / "slow_every_step.ipynb")
+    nbformat.write(SABOTAGED_REFERENCE(), HERE / "slow" / "sabotaged_reference.ipynb")
     for name, make in MAKERS.items():
         nbformat.write(make(), HERE / f"{name}.ipynb")
     (HERE / "invalid_json.ipynb").write_text('{"cells": [{"cell_type": "code", "source": "print(1)"\n')

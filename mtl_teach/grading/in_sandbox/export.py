@@ -3,7 +3,7 @@
 The description holds only dicts, lists, strings, numbers and tensors, so the
 grader reads it with ``torch.load(weights_only=True)``, which cannot run
 code, and rebuilds genuine mtl_teach objects from it in its own process
-(:mod:`mtl_teach.grading.rebuild`). Nothing here is trusted: a student can
+(:mod:`mtl_teach.grading.from_kernel.rebuild`). Nothing here is trusted: a student can
 replace this module, but a forged description that passes the checks
 describes a working answer, since the grader re-runs the checks and the
 model on its own data.

@@ -1,9 +1,21 @@
 """Trusted side: read an answer description and rebuild genuine mtl_teach objects.
 
-The file comes from the student's kernel, so it is read with
-``torch.load(weights_only=True)`` (no code runs), its size and every shape
-are bounded before anything is allocated, and the objects are rebuilt from
-the real classes, whatever the student's kernel did to its own copies.
+The file comes from the student's kernel (written by
+:mod:`mtl_teach.grading.in_sandbox.export`, or by anything the student's code
+put in its place), so:
+
+- it is read through :class:`~mtl_teach.grading.from_kernel.fs.Folder`: a
+  regular file only (a link, FIFO or folder in its place is refused), and
+  no more than :data:`MAX_FILE_BYTES`;
+- before ``torch.load`` decodes anything, the archive is checked
+  (:func:`check_archive`): its members must be stored, not compressed (a
+  3 MB deflated member would expand to gigabytes), and every storage the
+  pickle declares must claim no more bytes than its member holds, all of
+  them together at most :data:`MAX_TENSOR_BYTES` (torch allocates what a
+  storage claims before it reads a byte);
+- it is decoded with ``torch.load(weights_only=True)`` (no code runs), and
+  the objects are rebuilt from the real classes, whatever the student's
+  kernel did to its own copies.
 
 A tensor in the file may be a view that claims far more elements than its
 storage holds (``torch.zeros(1, 2).expand(10**8, 2)`` saves in 1.5 KB): every
@@ -14,6 +26,9 @@ checks allocate gigabytes or loop for minutes.
 
 from __future__ import annotations
 
+import io
+import pickle
+import zipfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -22,7 +37,8 @@ import torch
 from torch import nn
 
 from mtl_teach.data import DictDataLoader, DictDataset
-from mtl_teach.grading.export import CONTAINERS, FORMAT, LEAF_ARGS, MAX_MODULES
+from mtl_teach.grading.from_kernel.fs import Folder, NotAFile, TooLarge
+from mtl_teach.grading.in_sandbox.export import CONTAINERS, FORMAT, LEAF_ARGS, MAX_MODULES
 from mtl_teach.model import MultitaskClassifier
 from mtl_teach.task import Operation, Task
 
@@ -43,22 +59,120 @@ DTYPES = (
     torch.bool,
 )
 MISSING = object()  # the variable was not defined in the notebook
+MAX_MEMBERS = 4096  # entries in the answers' archive
+MAX_PICKLE_BYTES = 4 * 2**20  # the archive's data.pkl: the description without its tensors' data
+ITEM_BYTES = {  # torch's storage type names (as torch.save pickles them) -> bytes an element
+    "DoubleStorage": 8, "FloatStorage": 4, "HalfStorage": 2, "BFloat16Storage": 2, "LongStorage": 8,
+    "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1, "BoolStorage": 1,
+}  # fmt: skip
 
 
 class RebuildError(Exception):
     """The description cannot be turned back into an answer; the message says why."""
 
 
-def load_description(path: Path) -> dict[str, Any]:
-    """Read a description file safely (size-capped, ``weights_only``)."""
-    if not path.is_file():
-        raise RebuildError(
-            "the grader could not collect your answers after this check: the notebook stopped, or its code interfered with the grader"
-        )
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise RebuildError(f"the answers take {path.stat().st_size} bytes, over the {MAX_FILE_BYTES}-byte limit")
+class _Stand(tuple):
+    def __new__(cls, *args: Any, **kwargs: Any) -> _Stand:
+        return super().__new__(cls)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Stand:
+        return _Stand()
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+    def append(self, value: Any) -> None:
+        pass
+
+    def extend(self, values: Any) -> None:
+        pass
+
+
+class _Storages(pickle.Unpickler):
+    """Reads a torch pickle without building anything: records the storages it declares, nothing else runs."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data))
+        self.claims: list[tuple[str, str, Any]] = []  # (key, storage type name, elements)
+
+    def find_class(self, module: str, name: str) -> Any:
+        return type(name[:80], (_Stand,), {})
+
+    def persistent_load(self, pid: Any) -> Any:
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
+            raise RebuildError("the saved answers declare data in a form torch.save does not write")
+        self.claims.append((str(pid[2]), getattr(pid[1], "__name__", str(pid[1])), pid[4]))
+        return _Stand()
+
+
+def check_archive(data: bytes) -> None:
+    """Refuse an answers archive that would make ``torch.load`` allocate more than it holds (see the module doc)."""
     try:
-        description = torch.load(path, map_location="cpu", weights_only=True)
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise RebuildError("the saved answers are not in the grader's format (not a torch.save archive)") from None
+    if len(members) > MAX_MEMBERS:
+        raise RebuildError(f"the saved answers hold {len(members)} entries, over {MAX_MEMBERS}")
+    sizes = {}
+    for member in members:
+        if member.compress_type != zipfile.ZIP_STORED:
+            raise RebuildError("the saved answers are compressed, which torch.save never does: save them as exported")
+        sizes[member.filename.split("/", 1)[-1]] = member.file_size
+    if sum(sizes.values()) > len(data):
+        raise RebuildError("the saved answers claim more bytes than the file holds")
+    if sizes.get("data.pkl", MAX_PICKLE_BYTES + 1) > MAX_PICKLE_BYTES:
+        raise RebuildError("the saved answers have no description of the grader's size (data.pkl)")
+    pickled = archive.read(next(m for m in members if m.filename.split("/", 1)[-1] == "data.pkl"))
+    reader = _Storages(pickled)
+    try:
+        reader.load()
+    except RebuildError:
+        raise
+    except Exception as error:  # malformed pickle: torch.load would refuse it too
+        raise RebuildError(f"the saved answers could not be read ({type(error).__name__})") from None
+    total = 0
+    for key, kind, count in reader.claims:
+        if kind not in ITEM_BYTES or type(count) is not int or count < 0:
+            raise RebuildError(f"the saved answers declare a storage the grader does not read ({kind[:40]})")
+        claimed = count * ITEM_BYTES[kind]
+        if claimed > sizes.get(f"data/{key}", 0):
+            raise RebuildError(
+                f"the saved answers declare a storage of {claimed:,} bytes that holds {sizes.get(f'data/{key}', 0):,}"
+            )
+        total += claimed
+        if total > MAX_TENSOR_BYTES:
+            raise RebuildError(f"the answers' tensors take over {MAX_TENSOR_BYTES:,} bytes")
+
+
+def load_description(source: Folder | Path, name: str | None = None) -> dict[str, Any]:
+    """Read a description safely: ``name`` in the folder ``source``, or the file ``source`` (a path)."""
+    folder = source if isinstance(source, Folder) else Folder.open(Path(source).parent)
+    name = name if isinstance(source, Folder) else Path(source).name
+    try:
+        data = folder.read(name, MAX_FILE_BYTES)
+    except FileNotFoundError:
+        raise RebuildError(
+            "the grader could not collect your answers after this check: the notebook stopped, or its code "
+            "interfered with the grader"
+        ) from None
+    except TooLarge:
+        raise RebuildError(f"the answers take over {MAX_FILE_BYTES} bytes") from None
+    except NotAFile:
+        raise RebuildError(
+            "the answers file was replaced (by a link, a folder or a pipe): the grader reads none"
+        ) from None
+    except OSError as error:
+        raise RebuildError(f"the saved answers could not be read ({type(error).__name__})") from None
+    finally:
+        if folder is not source:
+            folder.close()
+    check_archive(data)
+    try:
+        description = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as error:
         raise RebuildError(f"the saved answers could not be read ({type(error).__name__})") from None
     if not isinstance(description, dict) or description.get("format") != FORMAT:
@@ -172,9 +286,12 @@ class _Builder:
         return type(str(entry.get("type", "object"))[:80], (), {})()
 
 
-def rebuild(path: Path, names: tuple[str, ...]) -> list[Any]:
-    """Return the rebuilt answers ``names`` saved at ``path`` (``MISSING`` if undefined)."""
-    description = load_description(path)
+def rebuild(source: Folder | Path, names: tuple[str, ...], name: str | None = None) -> list[Any]:
+    """Return the rebuilt answers ``names`` saved in ``name`` of the folder ``source``, or at the path ``source``.
+
+    Undefined names come back as ``MISSING``.
+    """
+    description = load_description(source, name)
     builder = _Builder(description.get("modules"))
     values = description.get("values", {})
     try:
